@@ -19,6 +19,7 @@ from harness import __version__
 from harness.embedset import EmbeddingSet, EmbeddingSetError, resolve_set
 from harness.errors import HarnessError
 from harness.fetch import hub_repo_id
+from harness.textsafe import plain, safe_url
 
 
 class CiteError(HarnessError):
@@ -27,12 +28,16 @@ class CiteError(HarnessError):
 
 _TEX = {"\\": r"\textbackslash{}", "{": r"\textbraceleft{}", "}": r"\textbraceright{}",
         "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-        "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\n": " ", "\r": " "}
+        "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
 
 def tex(text: Any) -> str:
-    """Escape text for a BibTeX field (braces become commands, so fields stay balanced)."""
-    return "".join(_TEX.get(c, c) for c in str(text))
+    """Escape text for a BibTeX field (braces become commands, so fields stay balanced).
+
+    Newlines and other control characters become spaces and bidi overrides are removed
+    (:func:`harness.textsafe.plain`), so a field is one line that prints safely.
+    """
+    return "".join(_TEX.get(c, c) for c in plain(text, keep=""))
 
 
 def bib_key(*parts: Any, sep: str = "-") -> str:
@@ -106,9 +111,9 @@ def load_result(name: str, results_dir: str | os.PathLike | None = None) -> dict
 
 
 def web_links(links: dict | None) -> list[tuple[str, str]]:
-    """The ``(label, url)`` pairs that are http(s) URLs (others are never made clickable)."""
-    return [(str(k), v) for k, v in (links or {}).items()
-            if isinstance(v, str) and re.match(r"^https?://[^\s\"'<>]+$", v, re.IGNORECASE)]
+    """The ``(label, url)`` pairs whose URL passes :func:`harness.textsafe.safe_url` (http(s)
+    only: a ``javascript:`` or ``data:`` link is never made clickable)."""
+    return [(str(k), v) for k, v in (links or {}).items() if safe_url(v)]
 
 
 def result_bibtex(record: dict[str, Any], key: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.textsafe import terminal
 
 COMMANDS: dict[str, tuple[str, callable]] = {}
 
@@ -143,8 +144,6 @@ def _seed_list(text: str | None) -> list[int] | None:
 
 @command("run", "train and score submissions on an embedding set, write results/<name>.json")
 def cmd_run(args) -> int:
-    from tabulate import tabulate
-
     from harness.embedset import EmbeddingSet, resolve_set
     from harness.paths import repo_path
     from harness.runner import Runner, RunOptions
@@ -159,28 +158,38 @@ def cmd_run(args) -> int:
                          n_boot=args.n_boot, progress=not args.no_progress,
                          command="rewardheads " + shlex.join(args.argv))
     runner = Runner(emb_set, options)
-    print(f"set {emb_set.ref} ({emb_set.manifest_sha256[:12]}), {len(paths)} submission(s), "
-          f"{runner.sandbox.describe()}")
+    print(terminal(f"set {emb_set.ref} ({emb_set.manifest_sha256[:12]}), {len(paths)} "
+                   f"submission(s), {runner.sandbox.describe()}"))
     records = runner.run(paths)
-    print(tabulate(summary_rows(records), headers="keys", tablefmt="github", floatfmt=".3f"))
+    print(summary_table(records))
     return 1 if any(r["status"] == "failed" for r in records) else 0
 
 
+def summary_table(records: list[dict]) -> str:
+    """The table ``rewardheads run`` prints: :func:`summary_rows` laid out for a terminal."""
+    from tabulate import tabulate
+
+    return tabulate(summary_rows(records), headers="keys", tablefmt="github", floatfmt=".3f")
+
+
 def summary_rows(records: list[dict]) -> list[dict]:
-    """One row per record for the terminal: overall with CI, sections, status."""
+    """One row per record for the terminal: overall with CI, sections, status.
+
+    Every string from a record goes through :func:`harness.textsafe.terminal`.
+    """
     rows = []
     for r in sorted(records, key=lambda r: -(r.get("overall") or {}).get("mean", -1)):
         overall = r.get("overall") or {}
         ci = overall.get("ci95") or [None, None]
-        row = {"submission": r["submission"]["name"], "status": r["status"],
+        row = {"submission": terminal(r["submission"]["name"]), "status": terminal(r["status"]),
                "overall": overall.get("mean"),
                "95% CI": f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None else ""}
         for name, sec in (r.get("sections") or {}).items():
-            row[name] = sec["mean"]
+            row[terminal(name)] = sec["mean"]
         row["seeds"] = len(r.get("seeds", []))
         row["fit s"] = (r.get("cost") or {}).get("fit_s")
         if r["status"] != "ok":
-            row["error"] = (r.get("error") or "")[:80]
+            row["error"] = terminal(r.get("error") or "")[:80]
         rows.append(row)
     return rows
 
@@ -211,9 +220,9 @@ def cmd_validate(args) -> int:
         results = validate(path, sandbox)
         bad = [r for r in results if not r.passed]
         failures += bool(bad)
-        print(f"{path}: {'FAILED' if bad else 'OK'} ({sandbox.isolation})")
+        print(terminal(f"{path}: {'FAILED' if bad else 'OK'} ({sandbox.isolation})"))
         for r in results:
-            print(f"  {r.line()}")
+            print(f"  {terminal(r.line())}")
     return 1 if failures else 0
 
 
@@ -287,7 +296,7 @@ def cmd_cite(args) -> int:
 
     text, warnings = cite(args.submissions, results_dir=args.results, set_ref=args.set)
     for line in warnings:
-        print(f"rewardheads cite: warning: {line}", file=sys.stderr)
+        print(f"rewardheads cite: warning: {terminal(line)}", file=sys.stderr)
     print(text, end="")
     return 0
 
@@ -327,7 +336,7 @@ def cmd_leaderboard(args) -> int:
     from harness.leaderboard import render_markdown, timed_render, update_readme
 
     def warn(line: str) -> None:
-        print(f"rewardheads leaderboard: warning: {line}", file=sys.stderr)
+        print(f"rewardheads leaderboard: warning: {terminal(line)}", file=sys.stderr)
 
     if args.format == "md":
         print(render_markdown(args.results, warn=warn), end="")
@@ -405,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except HarnessError as err:
-        print(f"rewardheads {args.command}: error: {err}", file=sys.stderr)
+        print(f"rewardheads {args.command}: error: {terminal(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"rewardheads {args.command}: interrupted", file=sys.stderr)

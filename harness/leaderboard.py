@@ -44,6 +44,7 @@ from harness.tables import (
     json_document,
     markdown_from_groups,
 )
+from harness.textsafe import plain, terminal
 
 README_START = "<!-- leaderboard:start -->"
 README_END = "<!-- leaderboard:end -->"
@@ -246,7 +247,7 @@ def _load(results_dir: str | Path, warn: Callable[[str], None] | None):
 
 
 def _stderr_warning(line: str) -> None:
-    print(f"warning: {line}", file=sys.stderr)
+    print(f"warning: {terminal(line)}", file=sys.stderr)
 
 
 # -- HTML --------------------------------------------------------------------------------------
@@ -258,10 +259,20 @@ def _templates_dir() -> Path:
     return path
 
 
+def _finalize(value: Any) -> Any:
+    """Every ``{{ ... }}`` of the templates: text loses control characters and bidi overrides
+    (:func:`harness.textsafe.plain`) before autoescape; our own markup (CSS, JS, SVG) is kept."""
+    from markupsafe import Markup
+
+    return plain(value, keep="\n\t") if isinstance(value, str) and not isinstance(value, Markup) \
+        else value
+
+
 def _environment():
     import jinja2
 
     env = jinja2.Environment(
+        finalize=_finalize,
         loader=jinja2.FileSystemLoader(str(_templates_dir())),
         autoescape=jinja2.select_autoescape(["html"], default=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,

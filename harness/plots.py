@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from harness.textsafe import plain
+
 MAX_BAR_SUBMISSIONS = 24
 MIN_PLOT_SECONDS = 1e-3  # fit times below this sit at this value on the log axis
 WIDE_BARS_FROM = 12  # more submissions than this: the bar chart takes the page's full width
@@ -21,7 +23,10 @@ _SVG_ID = re.compile(r'\sid="([^"]+)"')
 
 
 def _clean_svg(svg: str, prefix: str, label: str) -> str:
-    """Make matplotlib's SVG inline-ready: no prolog or metadata, unique ids, fluid size."""
+    """Make matplotlib's SVG inline-ready: no prolog or metadata, unique ids, fluid size, and
+    ``label`` (which names the set) as an escaped ``aria-label``."""
+    from markupsafe import escape
+
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
     refs = set(re.findall(r'#([^")\s]+)', svg))
@@ -33,6 +38,7 @@ def _clean_svg(svg: str, prefix: str, label: str) -> str:
     svg = _SVG_ID.sub(fix_id, svg)
     for ref in sorted(refs & ids, key=len, reverse=True):
         svg = svg.replace(f'#{ref}"', f'#{prefix}{ref}"').replace(f"#{ref})", f"#{prefix}{ref})")
+    label = escape(plain(label, keep=""))
     svg = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
                  lambda m: f'<svg {m.group(1)}role="img" aria-label="{label}" '
                            f'preserveAspectRatio="xMidYMid meet"', svg, count=1)
@@ -60,8 +66,9 @@ def _figure_svg(draw: Callable[[Any], None], size: tuple[float, float], prefix: 
 
 
 def _plain(text: str) -> str:
-    """Text for matplotlib that is never parsed as mathtext (``$`` is escaped)."""
-    return str(text).replace("$", r"\$")
+    """Text for matplotlib that is never parsed as mathtext (``$`` is escaped), without control
+    characters or bidi overrides (:func:`harness.textsafe.plain`); the SVG writer escapes it."""
+    return plain(text, keep="").replace("$", r"\$")
 
 
 def _spread_labels(ys: list[float], min_gap: float) -> list[float]:

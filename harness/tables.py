@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from harness import __version__
+from harness.textsafe import csv_cell, md_cell
 
 #: Columns of leaderboard.csv / rows of leaderboard.json, before and after the sections.
 CSV_HEAD = ["set", "set_version", "manifest_sha256", "suite", "rank", "name", "version", "family",
@@ -117,12 +118,15 @@ def dnf_rows(groups: list[dict]) -> list[dict[str, Any]]:
 
 
 def csv_text(header: list[str], rows: list[dict]) -> str:
-    """leaderboard.csv: the header and one line per row (None as an empty cell)."""
+    """leaderboard.csv: the header and one line per row (None as an empty cell).
+
+    Every cell goes through :func:`harness.textsafe.csv_cell`, so no cell is a formula.
+    """
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=[csv_cell(k) for k in header], lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({csv_cell(k): ("" if v is None else csv_cell(v)) for k, v in row.items()})
     return buf.getvalue()
 
 
@@ -152,7 +156,7 @@ def _md_table(g: dict) -> str:
     def bold(text: str, value, key: str) -> str:
         return f"**{text}**" if value is not None and best.get(key) == value else text
 
-    headers = ["Rank", "Submission", "Family", "Overall (95% CI)"] + g["columns"]
+    headers = ["Rank", "Submission", "Family", "Overall (95% CI)"] + [md_cell(c) for c in g["columns"]]
     if g["has_legacy"]:
         headers.append("Legacy overall")
     headers += ["Seeds", "Fit (s)", "Params"]
@@ -161,8 +165,9 @@ def _md_table(g: dict) -> str:
         overall = bold(fmt_pct(r["overall"]), r["overall"], "overall")
         if r["ci"]:
             overall += f" ({fmt_ci(r['ci'])})"
-        name = r["name"] + (f" {r['version']}" if r["version"] else "")
-        line = [f"{r['rank']}{' ≈' if r['tied'] else ''}", name, r["family"] or "—", overall]
+        name = md_cell(r["name"] + (f" {r['version']}" if r["version"] else ""))
+        line = [f"{r['rank']}{' ≈' if r['tied'] else ''}", name, md_cell(r["family"] or "—"),
+                overall]
         line += [bold(fmt_pct(r["sections"][s]), r["sections"][s], f"s:{s}") for s in g["columns"]]
         if g["has_legacy"]:
             line.append(bold(fmt_pct(r["legacy"]), r["legacy"], "legacy"))
@@ -174,21 +179,29 @@ def _md_table(g: dict) -> str:
                     disable_numparse=True)
 
 
+def _md_title(g: dict) -> str:
+    s = g["set"]
+    digest = s["manifest_sha256"][:12]
+    digest = f"`{digest}`" if re.fullmatch(r"[0-9a-fA-F]+", digest) else md_cell(digest)
+    return (f"**{md_cell(s['name'])} v{md_cell(s['version'])}** · {md_cell(g['suite'])} · "
+            f"manifest {digest}" + (f" · {md_cell(s['model'])}" if s["model"] else ""))
+
+
 def markdown_from_groups(groups: list[dict]) -> str:
-    """The Markdown ranking for already-built groups (see :func:`harness.leaderboard.render_markdown`)."""
+    """The Markdown ranking for already-built groups (see :func:`harness.leaderboard.render_markdown`).
+
+    Every string from a record goes through :func:`harness.textsafe.md_cell`.
+    """
     if not groups:
         return "_No results yet._\n"
     parts = []
     for g in groups:
-        s = g["set"]
-        title = (f"**{s['name']} v{s['version']}** · {g['suite']} · manifest "
-                 f"`{s['manifest_sha256'][:12]}`" + (f" · {s['model']}" if s["model"] else ""))
-        parts.append(title)
+        parts.append(_md_title(g))
         if g["rows"]:
             parts.append(_md_table(g))
-            notes = [f"Overall: {g['overall_label']}."]
+            notes = [f"Overall: {md_cell(g['overall_label'])}."]
             if g["has_legacy"]:
-                notes.append(f"Legacy overall: {g['legacy_label']}.")
+                notes.append(f"Legacy overall: {md_cell(g['legacy_label'])}.")
             if g["n_tied"]:
                 notes.append("≈ statistically tied with #1 (95% CIs of overall overlap).")
             notes.append("Bold: best in column.")
@@ -197,6 +210,7 @@ def markdown_from_groups(groups: list[dict]) -> str:
             parts.append("_No ranked submissions._")
         if g["dnf"]:
             parts.append("Did not finish: " + "; ".join(
-                f"{rec['submission']['name']} ({rec['status']}: {rec['error']})"
+                f"{md_cell(rec['submission']['name'])} ({md_cell(rec['status'])}: "
+                f"{md_cell(rec['error'])})"
                 for rec in sorted(g["dnf"], key=lambda r: r["submission"]["name"])))
     return "\n\n".join(parts) + "\n"
