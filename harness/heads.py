@@ -16,6 +16,7 @@ reason instead of crashing it.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -140,11 +141,15 @@ def missing_capabilities(head: Any, train: PreferenceData, batch: ScoreBatch | N
     return missing
 
 
+MAX_PARAMS = 10**12
+ROW_BLOCK = 256
+
+
 def count_params(head: Any) -> int | None:
     """The head's own count, else the size of its torch modules / numpy arrays with ``_`` names."""
     own = getattr(head, "n_params", None)
     if callable(own) and (n := own()) is not None:
-        return int(n)
+        return n
     total, found = 0, False
     for name, value in vars(head).items():
         if not name.endswith("_"):
@@ -156,17 +161,62 @@ def count_params(head: Any) -> int | None:
     return total if found else None
 
 
+def check_params(n: Any) -> int | None:
+    """A parameter count as a plain int in [0, 10**12] (or None), else a clear error."""
+    if n is None:
+        return None
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise HarnessError(f"n_params() returned {type(n).__name__}, not an integer")
+    value = int(n)
+    if not 0 <= value <= MAX_PARAMS:
+        shown = str(value) if abs(value) < 10**15 else f"a {len(str(abs(value)))}-digit number"
+        raise HarnessError(f"n_params() returned {shown}, outside [0, {MAX_PARAMS:.0e}]")
+    return value
+
+
 def check_scores(scores: Any, n: int) -> np.ndarray:
-    """The head's output as a float64 vector of ``n`` finite values, or a clear error."""
-    try:
-        arr = np.asarray(scores, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise HarnessError(f"score() returned {type(scores).__name__}, not an array of floats") from None
+    """The head's output as a float64 vector of ``n`` finite values, or a clear error.
+
+    One rule for ``validate`` and ``run``: ``score()`` returns a numpy array of floats of shape
+    ``(n,)`` (or ``(n, 1)``); lists, object arrays, integers and subclasses are refused.
+    """
+    if not isinstance(scores, np.ndarray):
+        raise HarnessError(f"score() must return a numpy array of floats, got {type(scores).__name__}")
+    if scores.dtype.kind != "f":
+        raise HarnessError(f"score() must return floats, got an array of {scores.dtype}")
+    arr = np.array(scores, dtype=np.float64, copy=True, subok=False)
     if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
+        arr = arr[:, 0].copy()
     if arr.shape != (n,):
         raise HarnessError(f"score() returned shape {arr.shape}, expected ({n},)")
     bad = ~np.isfinite(arr)
     if bad.any():
         raise HarnessError(f"score() returned {int(bad.sum())} non-finite value(s) (NaN/inf) of {n}")
     return arr
+
+
+def score_rows(fn: Callable[[ScoreBatch], Any], batch: ScoreBatch, block: int = ROW_BLOCK) -> np.ndarray:
+    """``fn`` applied to ``batch`` in fixed-size blocks of rows (the last one zero-padded), concatenated.
+
+    Matrix products give a row bit-for-bit the same result only when it is computed in a block of
+    the same shape: BLAS picks kernels by size and treats edge tiles differently. In fixed blocks a
+    row's score no longer depends on where it sits in the batch, how large the batch is or what
+    else is in it, which is what the permutation-equivariance check (and every run) asks of a head::
+
+        def score(self, batch):
+            return score_rows(self._score, batch)
+    """
+    n = len(batch)
+    pad = (-n) % block
+
+    def padded(a: np.ndarray | None) -> np.ndarray | None:
+        if a is None or not pad:
+            return a
+        return np.concatenate([a, np.zeros((pad, *a.shape[1:]), a.dtype)])
+
+    full = ScoreBatch(**{k: padded(v) for k, v in batch.__dict__.items()})
+    out = []
+    for i in range(0, n + pad, block):
+        part = ScoreBatch(**{k: (v[i:i + block] if v is not None else None) for k, v in full.__dict__.items()})
+        out.append(np.asarray(fn(part), dtype=np.float64).reshape(-1))
+    return np.concatenate(out)[:n] if out else np.zeros(0)

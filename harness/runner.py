@@ -1,13 +1,14 @@
 """Train and score submissions × seeds in the sandbox, score them, write result records.
 
 The labels never enter a sandboxed process: the runner hands it the training split folders
-and a freshly permuted copy of the unlabelled test matrix, gets one score per row back,
-undoes the permutation and scores outside the sandbox (ann-benchmarks style: raw outputs in,
-metrics computed late).
+and two score calls drawn afresh from the OS's CSPRNG (:mod:`harness.probe`: secret order,
+perturbed copies, repeated rows), gets one score per row back, un-permutes and checks them
+outside the sandbox, and computes every metric there (raw outputs in, metrics computed late).
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,26 +23,26 @@ from harness.checks import CheckResult, head_dependencies, run_static_checks
 from harness.embedset import EmbeddingSet, TestSplit
 from harness.errors import HarnessError
 from harness.fileio import atomic_write
+from harness.probe import CALLS, MAX_FLIP_RATE, N_REPEATS, ScoreCalls, flip_rate, secret_rng
+from harness.protocol import clean_text
 from harness.results import SCHEMA_VERSION, read_record, write_record
 from harness.sandbox import JobResult, Limits, Sandbox, job_payload
 from harness.scoring import bootstrap_credit, item_credit, mean_credit, score_credit, seed_summary
 from harness.submissions import Submission
 
 PRIMARY_SUITE = "rewardbench-v1"
-TEST_PERMUTATION_SEED = 20241124
+TEST_ARRAYS = ("response", "prompt", "response_tokens", "prompt_tokens")
 
 
 @dataclass
 class ScoringMatrix:
-    """Every test split of a set concatenated and permuted; :meth:`write` puts it where the sandbox reads it."""
+    """Every test split of a set, concatenated in the set's order (rows of the raw score files)."""
 
-    perm: np.ndarray  # row i of the sandbox's matrix is row perm[i] of the concatenation
     splits: list[tuple[TestSplit, slice]] = field(default_factory=list)
-    folder: Path | None = None
 
     @classmethod
     def of(cls, emb_set: EmbeddingSet) -> ScoringMatrix:
-        """The test splits and the permutation, without reading or writing any array."""
+        """The test splits and their row ranges, without reading any array."""
         splits, offset = [], 0
         for name in emb_set.test_splits():
             split = emb_set.split(name)
@@ -49,31 +50,30 @@ class ScoringMatrix:
             offset += len(split)
         if not splits:
             raise HarnessError(f"{emb_set.path}: the set has no test split to score on")
-        return cls(np.random.default_rng(TEST_PERMUTATION_SEED).permutation(offset), splits)
+        return cls(splits)
 
-    @classmethod
-    def prepare(cls, emb_set: EmbeddingSet, folder: Path) -> ScoringMatrix:
-        """:meth:`of`, then :meth:`write` into ``folder``."""
-        return cls.of(emb_set).write(folder)
+    def __len__(self) -> int:
+        return self.splits[-1][1].stop
 
-    def write(self, folder: Path) -> ScoringMatrix:
-        """Save the permuted, unlabelled test arrays (embeddings and token counts) into ``folder``."""
-        arrays = {
-            "response": [split.response for split, _ in self.splits],
-            "prompt": [split.prompt for split, _ in self.splits],
-            "response_tokens": [split.meta["response_tokens"].to_numpy(np.int64) for split, _ in self.splits],
-            "prompt_tokens": [split.meta["prompt_tokens"].to_numpy(np.int64) for split, _ in self.splits],
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The unlabelled test arrays a head may see (embeddings in their stored dtype, token counts)."""
+        return {
+            "response": np.concatenate([np.asarray(split.response) for split, _ in self.splits]),
+            "prompt": np.concatenate([np.asarray(split.prompt) for split, _ in self.splits]),
+            "response_tokens": np.concatenate([split.meta["response_tokens"].to_numpy(np.int64)
+                                               for split, _ in self.splits]),
+            "prompt_tokens": np.concatenate([split.meta["prompt_tokens"].to_numpy(np.int64)
+                                             for split, _ in self.splits]),
         }
-        folder.mkdir(parents=True, exist_ok=True)
-        for key, parts in arrays.items():
-            np.save(folder / f"{key}.npy", np.concatenate(parts)[self.perm])
-        self.folder = folder
-        return self
 
-    def unpermute(self, scores: np.ndarray) -> np.ndarray:
-        out = np.empty_like(scores)
-        out[self.perm] = scores
-        return out
+    def items(self) -> np.ndarray:
+        """A global item id per row (a pair, or a best-of-4 group), unique across splits."""
+        parts, offset = [], 0
+        for split, _ in self.splits:
+            item = split.meta["item"].to_numpy(np.int64)
+            parts.append(item + offset)
+            offset += int(item.max()) + 1 if len(item) else 0
+        return np.concatenate(parts)
 
 
 def _credit_by_suite(matrix: ScoringMatrix, scores: np.ndarray) -> dict[str, Any]:
@@ -184,12 +184,13 @@ class Runner:
                 and old["seeds"] == base["seeds"] and old["harness"] == base["harness"])
 
     def run(self, paths: list[Path]) -> list[dict[str, Any]]:
-        """Run every submission folder; one failing never stops the others."""
+        """Run every submission folder; one failing (or hostile) never stops or alters the others."""
         from tqdm import tqdm
 
         self.set.verify()
         train = [self.set.path / s for s in self.set.train_splits()]
-        deny = [self.set.path, self.opt.results.resolve(), *{p.resolve().parent for p in paths}]
+        roots = {p.resolve().parent for p in paths}
+        protected = [self.set.path.resolve(), self.opt.results.resolve(), *roots]
         records: list[dict[str, Any]] = []
         planned: list[tuple[Submission, dict[str, Any], list[int]]] = []
         for path in paths:
@@ -207,39 +208,76 @@ class Runner:
             planned.append((sub, base, seeds))
         if not planned:
             return records
-        with tempfile.TemporaryDirectory(prefix="rewardheads-test-") as tmp:
-            matrix = ScoringMatrix.prepare(self.set, Path(tmp) / "test")
-            jobs = [(sub, seed) for sub, _, seeds in planned for seed in seeds]
-            bar = tqdm(total=len(jobs), desc="fit+score", unit="job", disable=not self.opt.progress)
+        matrix = ScoringMatrix.of(self.set)
+        arrays = matrix.arrays()
+        jobs = [(sub, seed) for sub, _, seeds in planned for seed in seeds]
+        bar = tqdm(total=len(jobs), desc="fit+score", unit="job", disable=not self.opt.progress)
 
-            def work(index):
-                sub, seed = jobs[index]
-                payload = job_payload(sub, "run", seed, head_dependencies(sub))
-                result = self.sandbox.run(payload, submission=sub.path, train=train, test=matrix.folder,
-                                          deny_read=[d for d in deny if d != sub.path])
-                bar.update()
-                bar.set_postfix_str(f"{sub.name} seed {seed}: {result.status}")
-                return index, result
+        def work(index: int) -> tuple[int, tuple[ScoreCalls, JobResult]]:
+            sub, seed = jobs[index]
+            try:
+                outcome = self.run_job(sub, seed, train, arrays, protected)
+            except HarnessError as err:  # e.g. a bind that would expose the set: this job fails, not the run
+                outcome = (None, JobResult("failed", str(err), self.sandbox.isolation, 0.0))
+            bar.update()
+            bar.set_postfix_str(f"{sub.name} seed {seed}: {outcome[1].status}")
+            return index, outcome
 
-            with ThreadPoolExecutor(max_workers=max(1, self.opt.jobs)) as pool:
-                outcomes = dict(pool.map(work, range(len(jobs))))
-            bar.close()
-            for sub, base, seeds in planned:
-                results = [outcomes[i] for i, (s, _) in enumerate(jobs) if s is sub]
-                records.append(self._finish(sub.name, self._score(base, seeds, results, matrix)))
+        with ThreadPoolExecutor(max_workers=max(1, self.opt.jobs)) as pool:
+            outcomes = dict(pool.map(work, range(len(jobs))))
+        bar.close()
+        for sub, base, seeds in planned:
+            results = [outcomes[i] for i, (s, _) in enumerate(jobs) if s is sub]
+            try:
+                record = self._score(base, seeds, results, matrix)
+            except Exception as err:  # noqa: BLE001 - never lose the other heads' results to one record
+                record = {**base, "status": "failed", "error": f"scoring failed: {type(err).__name__}: "
+                          f"{clean_text(err, 300)}"}
+            records.append(self._finish(sub.name, record))
         return records
 
-    def _score(self, base: dict[str, Any], seeds: list[int], results: list[JobResult],
+    def run_job(self, sub: Submission, seed: int, train: list[Path], arrays: dict[str, np.ndarray],
+                protected: list[Path]) -> tuple[ScoreCalls, JobResult]:
+        """One sandboxed fit + score of ``sub`` with ``seed`` on freshly drawn secret score calls."""
+        rng = secret_rng()
+        calls = ScoreCalls.draw(len(arrays["response"]), rng)
+        with tempfile.TemporaryDirectory(prefix="rewardheads-calls-") as tmp:
+            folder = Path(tmp)
+            os.chmod(folder, 0o755)  # the worker may read it as its own uid
+            calls.write(folder, arrays, rng)
+            job = job_payload(sub, "run", seed, head_dependencies(sub), calls=list(CALLS))
+            result = self.sandbox.run(job, submission=sub.path, train=train, inputs=folder, expect=calls.sizes,
+                                      protected=[p for p in protected if p != sub.path])
+        return calls, result
+
+    def _score(self, base: dict[str, Any], seeds: list[int], results: list[tuple[ScoreCalls, JobResult]],
                matrix: ScoringMatrix) -> dict[str, Any]:
-        bad = next(((s, r) for s, r in zip(seeds, results, strict=True) if r.status != "ok"), None)
-        cost = _cost(results)
+        cost = _cost([r for _, r in results])
+        bad = next(((s, r) for s, (_, r) in zip(seeds, results, strict=True) if r.status != "ok"), None)
         if bad is not None:
             seed, r = bad
             return {**base, "status": r.status, "error": f"seed {seed}: {r.error}", "cost": cost}
+        n, items = len(matrix), matrix.items()
+        per_seed_scores, flips = [], []
+        for seed, (calls, r) in zip(seeds, results, strict=True):
+            clean, perturbed, repeat_diff = calls.unpack(r.arrays, n)
+            if repeat_diff != 0:
+                return {**base, "status": "failed", "cost": cost, "error": (
+                    f"seed {seed}: scores depend on row order or batch company (a row scored twice differed "
+                    f"by {repeat_diff:.3g}); make score() row-wise, e.g. with harness.heads.score_rows")}
+            flip = flip_rate(clean, perturbed, items)
+            if flip > MAX_FLIP_RATE:
+                return {**base, "status": "failed", "cost": cost, "error": (
+                    f"seed {seed}: perturbation probe: {100 * flip:.1f}% of decisions changed when every "
+                    f"embedding moved by one step of its storage precision (limit {100 * MAX_FLIP_RATE:.0f}%); "
+                    "a head must not look test rows up by their exact content")}
+            per_seed_scores.append(clean)
+            flips.append(round(flip, 6))
+        integrity = {"order": "secret per job (OS CSPRNG)", "probe_flip_rate": flips,
+                     "probe_limit": MAX_FLIP_RATE, "repeats_checked": N_REPEATS}
         try:
-            per_seed_scores = [matrix.unpermute(r.scores) for r in results]
             per_seed_credit = [_credit_by_suite(matrix, s) for s in per_seed_scores]
-            record = {**base, "status": "ok", "error": None, "cost": cost,
+            record = {**base, "status": "ok", "error": None, "cost": cost, "integrity": integrity,
                       **summarise(per_seed_credit, PRIMARY_SUITE, self.opt.n_boot)}
             if "overall" not in record:
                 missing = ", ".join(record["missing_subsets"][:5])
@@ -264,13 +302,15 @@ def validate(path: Path, sandbox: Sandbox, seed: int = 0) -> list[CheckResult]:
     sub, results = run_static_checks(path)
     if sub is None or not all(r.passed for r in results):
         return results
-    outcome = sandbox.run(job_payload(sub, "checks", seed, head_dependencies(sub)),
-                          submission=sub.path, train=[], test=None)
+    try:
+        outcome = sandbox.run(job_payload(sub, "checks", seed, head_dependencies(sub)), submission=sub.path)
+    except HarnessError as err:
+        return [*results, CheckResult("check_sandboxed_run", False, str(err))]
     if outcome.status != "ok":
         return [*results, CheckResult("check_sandboxed_run", False, outcome.error or outcome.status)]
-    results += [CheckResult(c["name"], c["passed"], c["message"]) for c in outcome.info.get("checks", [])]
+    results += [CheckResult(c.name, c.passed, c.message) for c in outcome.report.checks]
     return [*results, CheckResult("check_sandboxed_run", True, f"isolation {sandbox.isolation}, "
-                                  f"{outcome.wall_s:.1f} s, peak {outcome.info.get('peak_rss_mb', 0):.0f} MB")]
+                                  f"{outcome.wall_s:.1f} s, peak {outcome.peak_rss_mb:.0f} MB")]
 
 
 def _first(failed: list[CheckResult]) -> str:
@@ -278,17 +318,19 @@ def _first(failed: list[CheckResult]) -> str:
 
 
 def _cost(results: list[JobResult]) -> dict[str, Any]:
-    infos = [r.info for r in results if r.info]
+    """Mean cost over seeds: wall, CPU and peak memory as the parent measured them; phase times as the
+    worker reported them but never above the parent's wall clock; a validated parameter count."""
+    measured = [r for r in results if r.wall_s > 0]
 
-    def mean(key: str) -> float | None:
-        vals = [i[key] for i in infos if isinstance(i.get(key), (int, float))]
+    def mean(values: list[float | None]) -> float | None:
+        vals = [v for v in values if v is not None]
         return round(float(np.mean(vals)), 4) if vals else None
 
-    return {"fit_s": mean("fit_s"), "score_s": mean("score_s"), "import_s": mean("import_s"),
-            "load_s": mean("load_s"),
-            "peak_rss_mb": max((i.get("peak_rss_mb", 0) for i in infos), default=None),
-            "wall_s": round(float(np.mean([r.wall_s for r in results])), 3) if results else None,
-            "params": next((i["params"] for i in infos if i.get("params") is not None), None)}
+    times = {key: mean([r.time(key) for r in results]) for key in ("fit_s", "score_s", "import_s", "load_s")}
+    return {**times,
+            "peak_rss_mb": round(max((r.peak_rss_mb for r in measured), default=0.0), 1) if measured else None,
+            "wall_s": mean([r.wall_s for r in measured]), "cpu_s": mean([r.cpu_s for r in measured]),
+            "params": next((r.report.params for r in results if r.report and r.report.params is not None), None)}
 
 
 def _save_npz(path: Path, **arrays) -> None:

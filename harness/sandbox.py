@@ -1,23 +1,30 @@
-"""Run one head × one seed in an isolated process with limits; return its scores only.
+"""Run one head × one seed in an isolated process with limits; return its report only.
 
 Isolation levels (recorded in every result):
 
-* ``bwrap``: bubblewrap with new user, network, PID, IPC, UTS and cgroup namespaces, an
-  unprivileged uid, read-only binds of the interpreter, the harness package, the submission
-  and the training arrays, the unlabelled test matrix, and a private scratch folder; nothing
-  else of the host's files (no labels, no results, no other submissions) exists inside.
-* ``process``: where bubblewrap is missing or cannot create namespaces: a plain subprocess
-  with the same limits and an audit-hook guard (no sockets, no subprocesses, no writes outside
-  the scratch folder, no reads of the set, results or other submissions). Weaker; say so.
+* ``bwrap``: bubblewrap with new network, PID, IPC, UTS and cgroup namespaces (and a user
+  namespace when the harness is not root), an unprivileged uid (when the harness runs as
+  root the worker drops to a uid of its own per job), a read-only root built from binds of
+  only the system libraries, the interpreter, its packages, the harness package, the
+  submission, the training arrays and this job's unlabelled score calls; size-limited tmpfs
+  for ``/tmp``, the scratch folder and ``/dev/shm``; no host folder is writable. The worker
+  reports over a pipe. Nothing else of the host's files (no labels, no results, no other
+  submissions) exists inside, and the sandbox refuses to start if a bind would expose them.
+* ``process``: a plain subprocess with the same rlimits, a scrubbed environment, a
+  parent-death signal, a uid of its own when the harness runs as root, and an audit-hook guard.
+  A seat belt for your own trusted head on your own machine, not a wall (see SECURITY.md):
+  its results are marked and the published leaderboard refuses them.
 
-Both apply ``setrlimit`` limits (address space, CPU seconds, file size, open files), a
-wall-clock timeout that kills the whole process group, and a cap on printed output.
+Both apply ``setrlimit`` limits (address space, CPU seconds, file size, open files,
+processes), a wall-clock timeout, and a cap on printed output; the whole process tree is
+killed at the end of every job. The parent measures wall time, CPU time and peak memory
+itself and bounds whatever the worker reports by them.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
-import json
 import os
 import resource
 import shutil
@@ -27,17 +34,20 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import harness
 from harness.errors import HarnessError
+from harness.protocol import Job, ProtocolError, WorkerReport, clean_text, decode_report, frame_limit
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS")
+SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime")
+FIRST_JOB_UID = 61000  # per-job uids when the harness runs as root: 61000 + slot
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 
 
 @dataclass(frozen=True)
@@ -51,19 +61,33 @@ class Limits:
     open_files: int = 256
     output_kb: int = 1024
     threads: int = 1
+    processes: int = 64  # processes + threads the job may run at once
+    tmpfs_mb: int = 256  # each of /tmp and the scratch folder (bwrap)
+    shm_mb: int = 16
 
 
 @dataclass
 class JobResult:
-    """What came back from one sandboxed process."""
+    """What came back from one sandboxed process, measured and validated by the parent."""
 
     status: str  # "ok", "failed" or "skipped"
     error: str | None
     isolation: str
     wall_s: float
-    scores: np.ndarray | None = None
-    info: dict[str, Any] = field(default_factory=dict)
+    cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    report: WorkerReport | None = None
     output_tail: str = ""
+
+    @property
+    def arrays(self) -> dict:
+        return self.report.arrays if self.report else {}
+
+    def time(self, key: str) -> float | None:
+        """A worker-reported phase time, never more than the parent's own wall-clock measurement."""
+        if self.report is None or key not in self.report.times:
+            return None
+        return min(self.report.times[key], self.wall_s)
 
 
 @functools.cache
@@ -72,17 +96,45 @@ def bwrap_available() -> tuple[bool, str]:
     exe = shutil.which("bwrap")
     if exe is None:
         return False, "bubblewrap (bwrap) is not installed"
-    probe = subprocess.run(
-        [exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
-         "--dev", "/dev", "--uid", "65534", "--gid", "65534", "true"],
-        capture_output=True, text=True, timeout=30,
-    )
+    probe = subprocess.run([exe, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
+                           capture_output=True, text=True, timeout=30)
     if probe.returncode != 0:
-        return False, f"bwrap cannot create namespaces here ({probe.stderr.strip()[:200]})"
+        return False, f"bwrap cannot create namespaces here ({clean_text(probe.stderr, 200)})"
     return True, ""
 
 
-def _rlimits(limits: Limits):
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _namespaces() -> list[str]:
+    ns = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+          "--as-pid-1", "--die-with-parent", "--new-session"]
+    if _is_root():  # no user namespace: the worker drops to a real unprivileged uid of its own
+        return [*ns, "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return [*ns, "--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL"]
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _user_tasks(uid: int) -> int:
+    """Processes and threads running under ``uid`` now (what RLIMIT_NPROC counts)."""
+    count = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{pid}/task"))
+            except OSError:
+                pass
+    return count
+
+
+def _preexec(limits: Limits, nproc: int, pdeathsig: bool):
+    libc = _libc() if pdeathsig else None
+
     def apply() -> None:
         mb = 1024 * 1024
         for res, value in (
@@ -90,12 +142,35 @@ def _rlimits(limits: Limits):
             (resource.RLIMIT_FSIZE, limits.file_mb * mb),
             (resource.RLIMIT_NOFILE, limits.open_files),
             (resource.RLIMIT_CORE, 0),
+            (resource.RLIMIT_NPROC, nproc),
         ):
             resource.setrlimit(res, (value, value))
         # SIGXCPU at the soft limit names the cause; SIGKILL at the hard one if it is ignored
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
+        if libc is not None:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
     return apply
+
+
+class _UidPool:
+    """Hands out one uid per concurrently running job (root only), so jobs never share a uid."""
+
+    def __init__(self) -> None:
+        self._lock, self._used = threading.Lock(), set()
+
+    def take(self) -> int:
+        with self._lock:
+            slot = next(i for i in range(10_000) if i not in self._used)
+            self._used.add(slot)
+            return FIRST_JOB_UID + slot
+
+    def give(self, uid: int) -> None:
+        with self._lock:
+            self._used.discard(uid - FIRST_JOB_UID)
+
+
+_UIDS = _UidPool()
 
 
 class Sandbox:
@@ -112,35 +187,73 @@ class Sandbox:
             raise HarnessError(f"unknown isolation '{isolation}' (auto, bwrap, process)")
         self.isolation = isolation
         self.why_not_bwrap = why
+        if isolation == "process" and not _is_root():
+            # a worker of the same uid could otherwise read our environment (tokens) from /proc
+            _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
     # -- public --------------------------------------------------------------------------------
-    def run(self, job: dict[str, Any], *, submission: Path, train: list[Path], test: Path | None,
-            deny_read: list[Path] = ()) -> JobResult:
-        """Run ``job`` (mode "run" or "checks") for the submission folder; never raises for head faults."""
-        with tempfile.TemporaryDirectory(prefix="rewardheads-job-") as tmp:
-            host = Path(tmp)
-            (host / "out").mkdir()
-            (host / "scratch").mkdir()
-            if self.isolation == "bwrap":
-                paths = {"job": "/job", "submission": "/submission", "test": "/test",
-                         "train": [_train_mount(i, p) for i, p in enumerate(train)]}
-            else:
-                paths = {"job": str(host), "submission": str(submission), "test": str(test) if test else None,
-                         "train": [str(p) for p in train]}
-            full_job = {
-                **job, "out": f"{paths['job']}/out", "writable": [f"{paths['job']}/scratch"],
-                "train": paths["train"], "test": paths["test"], "threads": self.limits.threads,
-                "memory_mb": self.limits.memory_mb,
-                "deny_read": [str(p) for p in deny_read] if self.isolation == "process" else [],
-                "submission": {**job["submission"], "path": paths["submission"]},
-            }
-            (host / "job.json").write_text(json.dumps(full_job))
-            argv = [sys.executable, "-I", "-B", "-m", "harness.worker", f"{paths['job']}/job.json"]
-            if self.isolation == "bwrap":
-                argv = self._bwrap_argv(host, submission, train, test) + argv
-            return self._execute(argv, host, cwd=host / "scratch")
+    def run(self, job: Job, *, submission: Path, train: list[Path] = (), inputs: Path | None = None,
+            expect: dict[str, int] | None = None, protected: list[Path] = ()) -> JobResult:
+        """Run ``job`` for the submission folder; never raises for a head's fault.
+
+        ``expect`` maps each score array the report must carry to its length; ``protected``
+        lists host folders (the set, results, other submissions) no bind may expose.
+        """
+        expect = expect or {}
+        uid = _UIDS.take() if _is_root() else None
+        try:
+            with tempfile.TemporaryDirectory(prefix="rewardheads-job-") as tmp:
+                host = Path(tmp)
+                return self._run(job, host, uid, submission, list(train), inputs, expect, list(protected))
+        finally:
+            if uid is not None:
+                _kill_uid(uid)
+                _UIDS.give(uid)
+
+    def describe(self) -> str:
+        """One line for the run's log."""
+        if self.isolation == "bwrap":
+            return "isolation: bwrap (namespaces: net, pid, ipc, uts; read-only binds; tmpfs; rlimits)"
+        return (f"isolation: process (rlimits + audit-hook guard; {self.why_not_bwrap or 'requested'}): "
+                "for your own trusted heads only; the published leaderboard refuses these results")
 
     # -- internals -----------------------------------------------------------------------------
+    def _run(self, job: Job, host: Path, uid: int | None, submission: Path, train: list[Path],
+             inputs: Path | None, expect: dict[str, int], protected: list[Path]) -> JobResult:
+        read_fd, write_fd = os.pipe()
+        try:
+            if self.isolation == "bwrap":
+                scratch = "/scratch"
+                paths = {"submission": "/submission", "inputs": "/inputs" if inputs else None,
+                         "train": [_train_mount(i, p) for i, p in enumerate(train)]}
+            else:
+                scratch = str(host / "scratch")
+                (host / "scratch").mkdir()
+                if uid is not None:
+                    os.chown(host / "scratch", uid, uid)
+                paths = {"submission": str(submission), "inputs": str(inputs) if inputs else None,
+                         "train": [str(p) for p in train]}
+            full = replace(
+                job, train=paths["train"], inputs=paths["inputs"], scratch=scratch, threads=self.limits.threads,
+                memory_mb=self.limits.memory_mb, result_fd=write_fd, uid=uid, isolation=self.isolation,
+                deny_read=[str(p) for p in protected] if self.isolation == "process" else [],
+                submission={**job.submission, "path": paths["submission"]},
+            )
+            (host / "job.json").write_text(full.to_json())
+            job_file = "/job.json" if self.isolation == "bwrap" else str(host / "job.json")
+            argv = [sys.executable, "-I", "-B", "-m", "harness.worker", job_file]
+            if self.isolation == "bwrap":
+                argv = self._bwrap_argv(host, submission, train, inputs, protected) + argv
+            nproc = self.limits.processes if uid is not None else _user_tasks(os.getuid()) + self.limits.processes
+            proc = subprocess.Popen(
+                argv, cwd=host, env=self._env(scratch) if self.isolation == "process" else {"PATH": "/usr/bin:/bin"},
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
+                preexec_fn=_preexec(self.limits, nproc, self.isolation == "process"), start_new_session=True,
+            )
+        finally:
+            os.close(write_fd)
+        return self._collect(proc, read_fd, expect, uid)
+
     def _env(self, scratch: str) -> dict[str, str]:
         env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C.UTF-8",
                "PYTHONHASHSEED": "0", "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "CUDA_VISIBLE_DEVICES": "",
@@ -148,75 +261,103 @@ class Sandbox:
         env.update({var: str(self.limits.threads) for var in THREAD_VARS})
         return env
 
-    def _bwrap_argv(self, host: Path, submission: Path, train: list[Path], test: Path | None) -> list[str]:
-        argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-                "--uid", "65534", "--gid", "65534", "--hostname", "sandbox",
-                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-        for system in ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc"):
-            if os.path.exists(system):
-                argv += ["--ro-bind", system, system]
-        prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)}
-        prefixes |= {os.path.realpath(p) for p in sys.path if "site-packages" in p and os.path.isdir(p)}
-        for prefix in sorted(prefixes):
-            argv += ["--ro-bind", prefix, prefix]
-        package = str(Path(harness.__file__).resolve().parent)
-        argv += ["--ro-bind", package, package, "--ro-bind", str(submission), "/submission"]
-        for i, folder in enumerate(train):
-            argv += ["--ro-bind", str(folder), _train_mount(i, folder)]
-        if test is not None:
-            argv += ["--ro-bind", str(test), "/test"]
-        argv += ["--bind", str(host), "/job", "--ro-bind", str(host / "job.json"), "/job/job.json",
-                 "--chdir", "/job/scratch", "--clearenv"]
-        for key, value in self._env("/job/scratch").items():
+    def _bwrap_argv(self, host: Path, submission: Path, train: list[Path], inputs: Path | None,
+                    protected: list[Path]) -> list[str]:
+        lim = self.limits
+        binds: list[tuple[str, str]] = [(d, d) for d in SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
+        links = [(os.readlink(d), d) for d in SYSTEM_DIRS if os.path.islink(d)]
+        shared = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)}
+                        | {os.path.realpath(p) for p in sys.path if "site-packages" in p and os.path.isdir(p)}
+                        | {str(Path(harness.__file__).resolve().parent)})
+        shared = [p for p in shared if not any(p != q and p.startswith(q + os.sep) for q in shared)]
+        _refuse_exposure(shared + [d for d, _ in binds], protected)
+        binds += [(p, p) for p in shared]
+        binds += [(e, e) for e in ETC_FILES if os.path.exists(e)]
+        binds += [(str(submission), "/submission")]
+        binds += [(str(folder), _train_mount(i, folder)) for i, folder in enumerate(train)]
+        if inputs is not None:
+            binds.append((str(inputs), "/inputs"))
+        binds.append((str(host / "job.json"), "/job.json"))
+        argv = ["bwrap", *_namespaces(), "--hostname", "sandbox"]
+        for parent in sorted({str(a) for _, dest in binds for a in Path(dest).parents if str(a) != "/"},
+                             key=lambda p: (p.count("/"), p)):
+            argv += ["--perms", "0755", "--dir", parent]  # bwrap would copy a private parent's mode (/root)
+        for target, link in links:
+            argv += ["--symlink", target, link]
+        for src, dest in binds:
+            argv += ["--ro-bind", src, dest]
+        argv += ["--proc", "/proc", "--dev", "/dev",
+                 "--size", str(lim.shm_mb << 20), "--perms", "1777", "--tmpfs", "/dev/shm",
+                 "--size", str(lim.tmpfs_mb << 20), "--perms", "1777", "--tmpfs", "/tmp",
+                 "--size", str(lim.tmpfs_mb << 20), "--perms", "1777", "--tmpfs", "/scratch",
+                 "--remount-ro", "/", "--chdir", "/scratch", "--clearenv"]
+        for key, value in self._env("/scratch").items():
             argv += ["--setenv", key, value]
         return argv
 
-    def _execute(self, argv: list[str], host: Path, cwd: Path) -> JobResult:
+    def _collect(self, proc: subprocess.Popen, read_fd: int, expect: dict[str, int], uid: int | None) -> JobResult:
         limits = self.limits
         start = time.perf_counter()
-        env = self._env(str(cwd)) if self.isolation == "process" else {"PATH": "/usr/bin:/bin"}
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, preexec_fn=_rlimits(limits), start_new_session=True)
-        reader = _OutputReader(proc, limits.output_kb * 1024)
-        reader.start()
+        output = _Drain(proc.stdout, limits.output_kb * 1024, on_overflow=lambda: _kill_group(proc))
+        report = _Drain(os.fdopen(read_fd, "rb", buffering=0), frame_limit(expect),
+                        on_overflow=lambda: _kill_group(proc))
+        output.start()
+        report.start()
         timed_out = False
         try:
-            proc.wait(timeout=limits.wall_s)
+            _, status, usage = _wait4(proc, limits.wall_s)
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(proc)
-        reader.join(timeout=10)
+            _, status, usage = _wait4(proc, None)
         wall = time.perf_counter() - start
-        tail = reader.tail()
-        status_file = host / "out" / "status.json"
-        status = json.loads(status_file.read_text()) if status_file.is_file() else None
+        _kill_group(proc)  # whatever the job left running dies with it
+        if uid is not None:
+            _kill_uid(uid)  # also what escaped the process group (a double fork + setsid)
+        output.join(timeout=5)
+        report.join(timeout=5)
+        code = os.waitstatus_to_exitcode(status)
+        measured = {"isolation": self.isolation, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+                    "peak_rss_mb": usage.ru_maxrss / 1024, "output_tail": clean_tail(output.tail())}
 
-        def failed(reason: str) -> JobResult:
-            return JobResult("failed", reason, self.isolation, wall, info=status or {}, output_tail=tail)
+        def failed(reason: str, rep: WorkerReport | None = None) -> JobResult:
+            return JobResult("failed", reason, report=rep, **measured)
 
         if timed_out:
             return failed(f"timed out after {limits.wall_s} s (wall-clock limit)")
-        if reader.overflow:
+        if output.overflow:
             return failed(f"printed more than {limits.output_kb} KiB to stdout/stderr (output limit)")
-        if proc.returncode != 0 or status is None:
-            return failed(_describe_exit(proc.returncode, limits, tail))
-        if status.get("skipped"):
-            return JobResult("skipped", status.get("error"), self.isolation, wall, info=status, output_tail=tail)
-        if not status.get("ok"):
-            return failed(status.get("error") or "the worker reported failure without a reason")
-        scores = None
-        if (host / "out" / "scores.npy").is_file():
-            try:
-                scores = np.load(host / "out" / "scores.npy", allow_pickle=False)
-            except (ValueError, OSError) as err:
-                return failed(f"unreadable scores ({err})")
-        return JobResult("ok", None, self.isolation, wall, scores=scores, info=status, output_tail=tail)
+        if report.overflow:
+            return failed("sent more than a report's worth of bytes to the harness")
+        if report.is_alive():
+            return failed("left a process running after the job (it kept the harness's pipe open)")
+        if code != 0:
+            return failed(_describe_exit(code, limits, measured["output_tail"]))
+        try:
+            rep = decode_report(report.data(), expect)
+        except ProtocolError as err:
+            return failed(f"invalid report from the worker: {err}")
+        if rep.status == "skipped":
+            return JobResult("skipped", rep.error, report=rep, **measured)
+        if rep.status != "ok":
+            return failed(rep.error or "the worker reported failure without a reason", rep)
+        return JobResult("ok", None, report=rep, **measured)
 
-    def describe(self) -> str:
-        """One line for the run's log."""
-        if self.isolation == "bwrap":
-            return "isolation: bwrap (namespaces: user, net, pid, ipc, uts; read-only binds; rlimits)"
-        return f"isolation: process (rlimits + audit-hook guard; {self.why_not_bwrap or 'requested'})"
+
+def clean_tail(text: str, lines: int = 20) -> str:
+    """The last lines of a head's output, each made a printable line."""
+    return "\n".join(clean_text(line, 300) for line in text.splitlines()[-lines:])
+
+
+def _refuse_exposure(binds: list[str], protected: list[Path]) -> None:
+    """Refuse a bind that would show a protected folder inside the sandbox (or sit inside one)."""
+    for bind in binds:
+        b = Path(os.path.realpath(bind))
+        for p in protected:
+            p = Path(os.path.realpath(p))
+            if b == p or b in p.parents or p in b.parents:
+                raise HarnessError(f"refusing to sandbox: binding {b} into the sandbox would expose {p}; "
+                                   "install the environment outside the project's sets/results/submissions")
 
 
 def _train_mount(index: int, folder: Path) -> str:
@@ -224,21 +365,46 @@ def _train_mount(index: int, folder: Path) -> str:
     return f"/data/train/{index}/{folder.name}"
 
 
-class _OutputReader(threading.Thread):
-    """Drains the child's output, keeping only the tail; kills it past the output cap."""
+def _wait4(proc: subprocess.Popen, timeout: float | None):
+    """``os.wait4`` with a timeout: the exit status and the child's resource usage (peak RSS, CPU)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return pid, status, usage
+        if deadline is not None and time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        time.sleep(0.01)
 
-    def __init__(self, proc: subprocess.Popen, cap: int):
+
+class _Drain(threading.Thread):
+    """Reads a pipe to its end, keeping at most ``cap`` bytes; past the cap it kills the job."""
+
+    def __init__(self, stream, cap: int, on_overflow):
         super().__init__(daemon=True)
-        self.proc, self.cap, self.total, self.overflow = proc, cap, 0, False
-        self._tail = b""
+        self.stream, self.cap, self.on_overflow = stream, cap, on_overflow
+        self.overflow, self._chunks, self._size, self._tail = False, [], 0, b""
 
     def run(self) -> None:
-        while chunk := self.proc.stdout.read(65536):
-            self.total += len(chunk)
-            self._tail = (self._tail + chunk)[-4096:]
-            if self.total > self.cap and not self.overflow:
-                self.overflow = True
-                _kill_group(self.proc)
+        try:
+            while chunk := self.stream.read(65536):
+                self._size += len(chunk)
+                self._tail = (self._tail + chunk)[-8192:]
+                if self._size > self.cap:
+                    if not self.overflow:
+                        self.overflow = True
+                        self._chunks = []
+                        self.on_overflow()
+                elif not self.overflow:
+                    self._chunks.append(chunk)
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.stream.close()
+
+    def data(self) -> bytes:
+        return b"".join(self._chunks)
 
     def tail(self) -> str:
         return self._tail.decode(errors="replace")
@@ -247,8 +413,26 @@ class _OutputReader(threading.Thread):
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process left running under a job's own uid (a double fork escapes the group)."""
+    for _ in range(3):
+        found = False
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    os.kill(int(pid), signal.SIGKILL)
+                    found = True
+            except (OSError, ProcessLookupError):
+                pass
+        if not found:
+            return
+        time.sleep(0.05)
 
 
 def _describe_exit(code: int | None, limits: Limits, tail: str) -> str:
@@ -267,8 +451,8 @@ def _describe_exit(code: int | None, limits: Limits, tail: str) -> str:
     return f"exited with status {code}" + (f": {last[:300]}" if last else "")
 
 
-def job_payload(submission, mode: str, seed: int, preimport: list[str]) -> dict[str, Any]:
-    """The JSON job for the worker (the submission's fields, minus its host path)."""
+def job_payload(submission, mode: str, seed: int, preimport: list[str], **extra: Any) -> Job:
+    """The job for the worker (the submission's fields, minus its host path)."""
     fields = {k: v for k, v in asdict(submission).items() if k != "path"}
     fields = {k: (list(v) if isinstance(v, tuple) else v) for k, v in fields.items()}
-    return {"mode": mode, "seed": seed, "submission": fields, "preimport": preimport}
+    return Job(mode=mode, seed=seed, submission=fields, preimport=preimport, **extra)

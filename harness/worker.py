@@ -1,18 +1,20 @@
 """The process inside the sandbox: load data, fit one head with one seed, score, report.
 
-Started by :mod:`harness.sandbox` as ``python -I -m harness.worker JOB.json``. It receives
-training arrays and an unlabelled test matrix, never the labels, and writes
-``out/scores.npy`` and ``out/status.json``. Before the head's code runs, an audit hook
-refuses network sockets, new processes, writes outside the head's scratch folder and reads
-of denied paths: a second line of defence inside the OS-level sandbox, and the only one
-when bubblewrap is unavailable.
+Started by :mod:`harness.sandbox` as ``python -I -B -m harness.worker JOB.json``. It receives
+training arrays and this job's unlabelled score calls, never the labels, and writes one
+report frame (:mod:`harness.protocol`) to the pipe the parent gave it. Everything the
+harness needs from disk (arrays, the head's source files) is read first; then the worker
+drops to its own unprivileged uid when started as root, arms an audit-hook guard that has no
+off switch (no sockets, no processes, no writes outside scratch, no reads of denied paths, no
+native libraries or garbage-collector walks), and only then runs the head's code. From that
+point the process is the head's: the parent re-validates every byte of the report.
 """
 
 from __future__ import annotations
 
-import json
+import importlib.abc
+import importlib.util
 import os
-import resource
 import sys
 import time
 import traceback
@@ -22,60 +24,96 @@ BLOCKED_EVENTS = {
     "socket.__new__": "opened a network socket",
     "socket.connect": "opened a network connection",
     "socket.bind": "opened a network socket",
+    "socket.getaddrinfo": "looked up a network address",
     "subprocess.Popen": "started a subprocess",
     "os.system": "started a shell command",
     "os.fork": "forked a process",
     "os.forkpty": "forked a process",
     "os.posix_spawn": "spawned a process",
+    "os.spawn": "spawned a process",
     "os.exec": "replaced the process (exec)",
     "os.kill": "sent a signal to another process",
+    "os.killpg": "sent a signal to another process",
+    "signal.pthread_kill": "sent a signal to a thread",
     "sys.addaudithook": "tried to install an audit hook",
+    "ctypes.dlopen": "loaded a native library (ctypes)",
+    "ctypes.dlsym": "looked up a native symbol (ctypes)",
+    "ctypes.call_function": "called a native function (ctypes)",
+    "gc.get_objects": "walked the garbage collector's objects",
+    "gc.get_referrers": "walked the garbage collector's referrers",
+    "gc.get_referents": "walked the garbage collector's referents",
+    "os.link": "made a hard link",
+    "os.symlink": "made a symbolic link",
+    "os.chown": "changed a file's owner",
+    "os.setxattr": "changed file attributes",
 }
-
-
+BLOCKED_IMPORTS = frozenset({"socket", "_socket", "ssl", "_ssl", "subprocess", "_posixsubprocess", "ctypes",
+                             "_ctypes", "multiprocessing", "pty", "urllib.request", "http.client", "ftplib",
+                             "smtplib", "telnetlib", "xmlrpc.client", "asyncio", "webbrowser"})
+MODIFYING = ("os.remove", "os.rename", "os.rmdir", "shutil.rmtree", "os.chmod", "os.truncate", "os.utime",
+             "os.mkdir")
 LABELS_FILE = "labels.parquet"  # harness.embedset's name for a test split's labels
+PR_SET_PDEATHSIG = 1
 
 
 class SandboxViolation(PermissionError):
     """Raised by the audit hook when head code does something the sandbox forbids."""
 
 
-class Guard:
-    """An audit hook with an on/off switch for the worker's own reads and writes."""
+def _within(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == r or path.startswith(r + os.sep) for r in roots)
 
-    def __init__(self, writable: list[str], deny_read: list[str], allow_read: list[str] = ()):
-        self.active = False
-        self.allow_read = [os.path.realpath(p) for p in allow_read]
-        self.writable = [os.path.realpath(p) for p in writable] + ["/dev/null"]
-        self.deny_read = [os.path.realpath(p) for p in deny_read]
-        self.violation: str | None = None
 
-    def _fail(self, what: str) -> None:
-        self.violation = self.violation or what
+def make_guard(writable: list[str], deny_read: list[str], allow_read: list[str]):
+    """An audit hook and its one-way switch ``arm()``: once armed it stays armed.
+
+    The state lives in a closure of tuples, not on an object a head could find and flip; this
+    is still a seat belt inside the process (native code sees no audit events), not a wall.
+    """
+    writable_t = tuple(os.path.realpath(p) for p in writable) + ("/dev/null",)
+    deny_t = tuple(os.path.realpath(p) for p in deny_read)
+    allow_t = tuple(os.path.realpath(p) for p in allow_read)
+    state = [False, None]  # armed, first violation
+
+    def fail(what: str):
+        if state[1] is None:
+            state[1] = what
         raise SandboxViolation(f"sandbox: {what}")
 
-    def __call__(self, event: str, args: tuple) -> None:
-        if not self.active:
+    def hook(event: str, args: tuple) -> None:
+        if not state[0]:
             return
         if event in BLOCKED_EVENTS:
-            self._fail(BLOCKED_EVENTS[event])
+            fail(BLOCKED_EVENTS[event])
+        elif event == "import" and args and isinstance(args[0], str) and args[0] in BLOCKED_IMPORTS:
+            fail(f"imported {args[0]}")
         elif event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
             path = os.path.realpath(os.fsdecode(args[0]))
             mode = args[1] if len(args) > 1 and isinstance(args[1], str) else "r"
             flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-            writing = any(c in mode for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
-            if writing and not any(path == w or path.startswith(w + os.sep) for w in self.writable):
-                self._fail(f"wrote outside its scratch folder ({path})")
+            writing = any(c in mode for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+            if writing and not _within(path, writable_t):
+                fail(f"wrote outside its scratch folder ({path})")
             if os.path.basename(path) == LABELS_FILE:
-                self._fail(f"read a labels file ({path})")
-            if any(path == d or path.startswith(d + os.sep) for d in self.deny_read) and not any(
-                path == a or path.startswith(a + os.sep) for a in self.allow_read
-            ):
-                self._fail(f"read a file it was not given ({path})")
-        elif event in ("os.remove", "os.rename", "os.rmdir", "shutil.rmtree", "os.chmod", "os.truncate"):
+                fail(f"read a labels file ({path})")
+            if _within(path, deny_t) and not _within(path, allow_t):
+                fail(f"read a file it was not given ({path})")
+        elif event in ("os.listdir", "os.scandir") and args and isinstance(args[0], (str, bytes, os.PathLike)):
+            path = os.path.realpath(os.fsdecode(args[0]))
+            if _within(path, deny_t) and not _within(path, allow_t):
+                fail(f"listed a folder it was not given ({path})")
+        elif event in MODIFYING:
             path = os.path.realpath(os.fsdecode(args[0])) if args and isinstance(args[0], (str, bytes)) else ""
-            if not any(path.startswith(w + os.sep) for w in self.writable):
-                self._fail(f"modified a file outside its scratch folder ({path or event})")
+            if not path or not _within(path, writable_t):
+                fail(f"modified a file outside its scratch folder ({path or event})")
+
+    def arm() -> None:
+        state[0] = True
+
+    def violation() -> str | None:
+        return state[1]
+
+    return hook, arm, violation
 
 
 def _load_train(folders: list[str]):
@@ -115,28 +153,52 @@ def _load_train(folders: list[str]):
     )
 
 
-def _load_test(folder: str):
+def load_call(folder: str | Path):
+    """One score call written by :func:`harness.runner.write_call` as a ScoreBatch."""
     import numpy as np
 
     from harness.heads import ScoreBatch
 
     base = Path(folder)
     return ScoreBatch(
-        response=np.load(base / "response.npy").astype(np.float32),
-        prompt=np.load(base / "prompt.npy").astype(np.float32),
-        response_tokens=np.load(base / "response_tokens.npy"),
-        prompt_tokens=np.load(base / "prompt_tokens.npy"),
+        response=np.load(base / "response.npy", allow_pickle=False).astype(np.float32),
+        prompt=np.load(base / "prompt.npy", allow_pickle=False).astype(np.float32),
+        response_tokens=np.load(base / "response_tokens.npy", allow_pickle=False),
+        prompt_tokens=np.load(base / "prompt_tokens.npy", allow_pickle=False),
     )
 
 
+def _static_imports(sources: list[bytes]) -> list[str]:
+    """Every absolute module a head's sources import, dotted names in full (``sklearn.linear_model``)."""
+    import ast
+
+    names: list[str] = []
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module)
+                names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return [n for n in dict.fromkeys(names) if n.split(".")[0] not in BLOCKED_IMPORTS and n not in BLOCKED_IMPORTS]
+
+
 def _preimport(modules: list[str], threads: int) -> None:
-    """Import the head's allowed dependencies before the guard (they load native code)."""
+    """Import the head's dependencies before the guard and the privilege drop (they load native code,
+    and a worker that dropped root may no longer reach the interpreter's folders)."""
     import importlib
 
-    for name in modules:
+    import harness.checks
+    import harness.submissions  # noqa: F401 - loaded now, used after the drop
+
+    for name in ("numpy", "numpy.random", "numpy.linalg", *modules):
         try:
             importlib.import_module(name)
-        except ImportError:
+        except Exception:  # noqa: BLE001 - a missing optional module is the head's problem later
             pass
     if "torch" in sys.modules:
         import torch
@@ -145,77 +207,159 @@ def _preimport(modules: list[str], threads: int) -> None:
         torch.use_deterministic_algorithms(True)
 
 
+class _SourceFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves the submission's own modules from sources read before privileges were dropped."""
+
+    def __init__(self, folder: Path, prefix: str):
+        self.prefix, self.sources = prefix, {}
+        for file in sorted(folder.rglob("*.py")):
+            rel = file.relative_to(folder).with_suffix("")
+            parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+            name = ".".join(parts)
+            if name:
+                self.sources[name] = (str(file), file.read_bytes(), rel.name == "__init__")
+
+    def find_spec(self, fullname, path=None, target=None):
+        key = fullname[len(self.prefix):] if fullname.startswith(self.prefix) else fullname
+        if key not in self.sources:
+            return None
+        filename, _, is_package = self.sources[key]
+        spec = importlib.util.spec_from_loader(fullname, self, origin=filename, is_package=is_package)
+        spec.has_location = True
+        return spec
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        key = module.__name__[len(self.prefix):] if module.__name__.startswith(self.prefix) else module.__name__
+        filename, source, _ = self.sources[key]
+        module.__file__ = filename
+        exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - the head
+
+
+def _drop_privileges(uid: int | None, fallback: bool) -> None:
+    """Become ``uid`` for good (root only); re-arm the parent-death signal a uid change clears."""
+    if uid is None or os.getuid() != 0:
+        return
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise SystemExit("worker: could not drop privileges")
+    if fallback:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        if os.getppid() == 1:  # the parent died before we armed it
+            os._exit(1)
+
+
+def _make_head(job, finder: _SourceFinder):
+    from harness.submissions import Submission, SubmissionError
+
+    sub = Submission(**{**job.submission, "path": Path(job.submission["path"])})
+    module_name = f"rewardheads_submission_{sub.name.replace('-', '_')}"
+    entry = Path(sub.entry_point.split(":")[0]).with_suffix("")
+    finder.sources[module_name] = finder.sources[".".join(entry.parts)]
+    module = importlib.import_module(module_name)
+    cls = getattr(module, sub.class_name, None)
+    if cls is None:
+        raise SubmissionError(f"{sub.entry_point.split(':')[0]}: no class '{sub.class_name}'")
+    try:
+        head = cls(**sub.params)
+    except TypeError as err:
+        raise SubmissionError(f"submission.toml: [params] do not fit {sub.class_name}() ({err})") from None
+    for method in ("fit", "score"):
+        if not callable(getattr(head, method, None)):
+            raise SubmissionError(f"{sub.class_name} has no {method}() method")
+    return sub, head
+
+
+def _error_line(err: BaseException, phase: str, violation: str | None) -> str:
+    if violation:
+        return f"sandbox violation in {phase}: {violation}"
+    tb = traceback.extract_tb(err.__traceback__)
+    where = next((f"{Path(f.filename).name}:{f.lineno}" for f in reversed(tb)
+                  if "harness" not in Path(f.filename).parts), "")
+    message = str(err).splitlines()[0] if str(err) else ""
+    return f"{phase} raised {type(err).__name__}{': ' + message[:300] if message else ''}" + (
+        f" at {where}" if where else "")
+
+
 def main(job_file: str) -> int:
-    job = json.loads(Path(job_file).read_text())
-    out = Path(job["out"])
-    status: dict = {"ok": False, "phase": "load"}
-    guard = Guard(job["writable"], job.get("deny_read", []),
-                  [job["submission"]["path"], *job.get("train", []), *([job["test"]] if job.get("test") else [])])
-    if job.get("guard", True):  # tests switch it off to probe the OS-level sandbox alone
-        sys.addaudithook(guard)
+    from harness.protocol import Job, encode_report
+
+    job = Job.from_json(Path(job_file).read_text())
+    report: dict = {"status": "failed", "phase": "load", "times": {}}
+    arrays: dict = {}
+    hook, arm, violation = make_guard([job.scratch], job.deny_read,
+                                      [job.submission["path"], *job.train, *([job.inputs] if job.inputs else [])])
+    if job.guard:
+        sys.addaudithook(hook)
     try:
         import numpy as np
 
-        from harness.heads import HeadSkipped, check_scores, count_params, missing_capabilities
-        from harness.submissions import Submission, make_head
+        from harness.heads import HeadSkipped, check_params, check_scores, count_params, missing_capabilities
 
         start = time.perf_counter()
-        _preimport(job.get("preimport", []), job.get("threads", 1))
-        status["import_s"] = time.perf_counter() - start
-        if job["mode"] == "checks":
+        finder = _SourceFinder(Path(job.submission["path"]), "")
+        _preimport([*job.preimport, *_static_imports([src for _, src, _ in finder.sources.values()])], job.threads)
+        report["times"]["import_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        if job.mode == "run":
+            train = _load_train(job.train)
+            calls = [load_call(Path(job.inputs) / name) for name in job.calls]
+        report["times"]["load_s"] = time.perf_counter() - start
+        sys.meta_path.insert(0, finder)
+        _drop_privileges(job.uid, fallback=job.isolation == "process")
+        report["phase"] = "import"
+        arm()
+        if job.mode == "checks":
             from harness.checks import run_dynamic_checks
 
-            sub = Submission(**{**job["submission"], "path": Path(job["submission"]["path"])})
-            guard.active = True
-            results = run_dynamic_checks(sub, seed=job["seed"])
-            guard.active = False
-            status.update(ok=True, checks=results)
+            sub, _ = _make_head(job, finder)
+            report["checks"] = run_dynamic_checks(lambda: _make_head(job, finder)[1], seed=job.seed)
+            report["status"] = "ok"
         else:
-            start = time.perf_counter()
-            train, batch = _load_train(job["train"]), _load_test(job["test"])
-            status["load_s"] = time.perf_counter() - start
-            sub = Submission(**{**job["submission"], "path": Path(job["submission"]["path"])})
-            status["phase"] = "import"
-            guard.active = True
-            head = make_head(sub)
-            missing = missing_capabilities(head, train, batch)
+            sub, head = _make_head(job, finder)
+            missing = missing_capabilities(head, train, calls[0])
             if missing:
                 raise HeadSkipped(f"the set lacks {', '.join(missing)}, which this head requires")
-            status["phase"] = "fit"
+            report["phase"] = "fit"
             start = time.perf_counter()
-            head.fit(train, seed=job["seed"])
-            status["fit_s"] = time.perf_counter() - start
-            status["phase"] = "score"
+            head.fit(train, seed=job.seed)
+            report["times"]["fit_s"] = time.perf_counter() - start
+            report["phase"] = "score"
             start = time.perf_counter()
-            scores = head.score(batch)
-            status["score_s"] = time.perf_counter() - start
-            guard.active = False
-            status["phase"] = "check"
-            scores = check_scores(scores, len(batch))
-            status["params"] = count_params(head)
-            np.save(out / "scores.npy", scores)
-            status["ok"] = True
-    except HeadSkipped as err:
-        guard.active = False
-        status.update(skipped=True, error=str(err))
-    except MemoryError:
-        guard.active = False
-        status["error"] = f"ran out of memory in {status['phase']} (memory limit {job.get('memory_mb')} MB)"
-    except BaseException as err:  # the head's failure, reported as one line
-        guard.active = False
-        if status["phase"] == "check":
-            status["error"] = f"invalid scores: {err}"
-        elif guard.violation:
-            status["error"] = f"sandbox violation in {status['phase']}: {guard.violation}"
+            raw = [head.score(batch) for batch in calls]
+            report["times"]["score_s"] = time.perf_counter() - start
+            report["phase"] = "check"
+            arrays = {name: check_scores(r, len(b)) for name, r, b in zip(job.calls, raw, calls, strict=True)}
+            report["params"] = check_params(count_params(head))
+            report["status"] = "ok"
+    except BaseException as err:  # noqa: BLE001 - the head's failure, reported as one line
+        arrays = {}
+        if type(err).__name__ == "HeadSkipped":
+            report.update(status="skipped", error=str(err)[:500])
+        elif isinstance(err, MemoryError):
+            report["error"] = f"ran out of memory in {report['phase']} (memory limit {job.memory_mb} MB)"
+        elif report["phase"] == "check":
+            report["error"] = f"invalid output: {str(err)[:300]}"
         else:
-            tb = traceback.extract_tb(err.__traceback__)
-            where = next((f"{Path(f.filename).name}:{f.lineno}" for f in reversed(tb)
-                          if "harness" not in Path(f.filename).parts), "")
-            message = str(err).splitlines()[0] if str(err) else ""
-            status["error"] = (f"{status['phase']} raised {type(err).__name__}"
-                               f"{': ' + message[:300] if message else ''}{' at ' + where if where else ''}")
-    status["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    (out / "status.json").write_text(json.dumps(status))
+            report["error"] = _error_line(err, report["phase"], violation())
+    else:
+        report["phase"] = "done"
+    try:
+        import numpy as np  # noqa: F811
+
+        frame = encode_report(report, {k: np.asarray(v, np.float64) for k, v in arrays.items()})
+    except Exception as err:  # noqa: BLE001 - e.g. a head that made a report field unserialisable
+        frame = encode_report({"status": "failed", "phase": report.get("phase", "check"),
+                               "error": f"could not encode the report ({type(err).__name__})"})
+    view = memoryview(frame)
+    while view:
+        view = view[os.write(job.result_fd, view):]
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # skip atexit handlers a head may have registered

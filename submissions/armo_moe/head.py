@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from torch import nn
 from torch.nn import functional as F
 
-from harness.heads import BaseHead, HeadSkipped, PreferenceData, ScoreBatch
+from harness.heads import BaseHead, HeadSkipped, PreferenceData, ScoreBatch, score_rows
 
 
 class Head(BaseHead):
@@ -191,6 +191,9 @@ class Head(BaseHead):
         self.gate_.eval()
 
     def score(self, batch: ScoreBatch) -> np.ndarray:
+        return score_rows(self._score, batch)
+
+    def _score(self, batch: ScoreBatch) -> np.ndarray:
         if batch.prompt is None:
             raise HeadSkipped("needs prompt embeddings for the gating network")
         z = (batch.response.astype(np.float64) - self.mean_) / self.std_

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from harness.heads import BaseHead, PreferenceData, ScoreBatch
+from harness.heads import BaseHead, PreferenceData, ScoreBatch, score_rows
 
 AGGREGATIONS = ("mean", "min", "uwo")
 
@@ -132,6 +132,9 @@ class Head(BaseHead):
         return (self._rewards(batch.response) - self.ref_mean_[:, None]) / self.ref_std_[:, None]
 
     def score(self, batch: ScoreBatch) -> np.ndarray:
+        return score_rows(self._score, batch)
+
+    def _score(self, batch: ScoreBatch) -> np.ndarray:
         r = self.member_scores(batch)
         if self.aggregation == "mean":
             return r.mean(axis=0)

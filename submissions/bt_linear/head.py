@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
-from harness.heads import BaseHead, PreferenceData, ScoreBatch
+from harness.heads import BaseHead, PreferenceData, ScoreBatch, score_rows
 
 
 class Head(BaseHead):
@@ -54,6 +54,9 @@ class Head(BaseHead):
         self.w_ = self._fit_lr(diff, self.C_).coef_[0] / self.scale_  # weights on raw inputs
 
     def score(self, batch: ScoreBatch) -> np.ndarray:
+        return score_rows(self._score, batch)
+
+    def _score(self, batch: ScoreBatch) -> np.ndarray:
         return batch.response.astype(np.float64) @ self.w_
 
     def n_params(self) -> int:

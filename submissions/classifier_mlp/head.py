@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from harness.heads import BaseHead, PreferenceData, ScoreBatch
+from harness.heads import BaseHead, PreferenceData, ScoreBatch, score_rows
 
 
 class Head(BaseHead):
@@ -81,6 +81,9 @@ class Head(BaseHead):
         self.best_epoch_ = int(np.argmin([h[0] for h in self.history_])) + 1
 
     def score(self, batch: ScoreBatch) -> np.ndarray:
+        return score_rows(self._score, batch)
+
+    def _score(self, batch: ScoreBatch) -> np.ndarray:
         with torch.no_grad():
             out = self.model_(self._input(batch.response.astype(np.float64)))
         return out[:, 0].double().numpy()

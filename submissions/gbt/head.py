@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from harness.heads import BaseHead, PreferenceData, ScoreBatch
+from harness.heads import BaseHead, PreferenceData, ScoreBatch, score_rows
 
 
 class Head(BaseHead):
@@ -57,6 +57,9 @@ class Head(BaseHead):
         ).fit(x[tr], y[tr], X_val=x[val], y_val=y[val])
 
     def score(self, batch: ScoreBatch) -> np.ndarray:
+        return score_rows(self._score, batch)
+
+    def _score(self, batch: ScoreBatch) -> np.ndarray:
         return self.model_.decision_function(self._features(batch.response)).astype(np.float64)
 
     def n_params(self) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.heads import BaseHead, PreferenceData, ScoreBatch
+from harness.heads import BaseHead, PreferenceData, ScoreBatch, score_rows
 
 
 class Head(BaseHead):
@@ -34,6 +34,9 @@ class Head(BaseHead):
         self.labels_ = np.concatenate([np.ones(len(train)), np.zeros(len(train))])
 
     def score(self, batch: ScoreBatch) -> np.ndarray:
+        return score_rows(self._score, batch)
+
+    def _score(self, batch: ScoreBatch) -> np.ndarray:
         k = min(self.k, len(self.keys_))
         out = np.empty(len(batch), dtype=np.float64)
         for start in range(0, len(batch), self.chunk):

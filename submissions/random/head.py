@@ -1,15 +1,18 @@
 """Random reward head: the chance-level reference.
 
-Scores are i.i.d. standard normal, drawn from a numpy Generator seeded with (fit seed, number of
-rows), so the same seed and batch always give the same scores and different seeds differ.
-Ties have probability zero, so pairwise accuracy is 50% in expectation.
+Each seed draws one random direction ``w`` (standard normal, seeded by the fit seed), removes
+its component along the training pairs' mean preference direction (mean chosen − rejected), and
+scores a response by its projection ``x · w``. The score is a function of the row alone, so it
+does not depend on the order rows arrive in or flip under tiny perturbations, and it carries no
+first-order preference signal: pairwise accuracy is 50% in expectation (``w`` and ``−w`` are
+equally likely). Nothing is learned beyond the direction it must avoid.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from harness.heads import BaseHead, PreferenceData, ScoreBatch
+from harness.heads import BaseHead, PreferenceData, ScoreBatch, score_rows
 
 
 class Head(BaseHead):
@@ -17,10 +20,15 @@ class Head(BaseHead):
         pass
 
     def fit(self, train: PreferenceData, *, seed: int) -> None:
-        self.seed_ = int(seed)
+        w = np.random.default_rng(seed).standard_normal(train.dim)
+        pref = (np.asarray(train.chosen, np.float64) - np.asarray(train.rejected, np.float64)).mean(axis=0)
+        if np.linalg.norm(pref) > 0:
+            pref /= np.linalg.norm(pref)
+            w -= (w @ pref) * pref
+        self.direction = w
 
     def score(self, batch: ScoreBatch) -> np.ndarray:
-        return np.random.default_rng([self.seed_, len(batch)]).standard_normal(len(batch))
+        return score_rows(lambda part: part.response.astype(np.float64) @ self.direction, batch)
 
     def n_params(self) -> int:
         return 0

@@ -1,0 +1,171 @@
+"""The typed seam between the runner and the sandboxed worker: the job going in, the report coming out.
+
+The job is trusted (the parent wrote it). The report is not: once a head's code has run, the
+worker process belongs to the head, which may have patched numpy, ``json`` or this module, so
+everything it sends back is parsed here as hostile input. A report is one frame written to a
+pipe (no file on the host the head could swap for a symlink, a FIFO or a huge file)::
+
+    b"RHW1" | u32 header length | header (UTF-8 JSON object) | one raw '<f8' vector per array
+
+The parent knows how long every vector must be, so it reads at most that many bytes plus a
+64 KiB header, and :func:`decode_report` accepts exactly one well-formed frame: known keys,
+exact types, bounded strings and counts, finite numbers, no pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.errors import HarnessError
+
+MAGIC = b"RHW1"
+MAX_HEADER = 64 * 1024
+MAX_TEXT = 500
+MAX_CHECKS = 32
+MAX_PARAMS = 10**12
+PHASES = ("load", "import", "fit", "score", "check", "done")
+TIME_KEYS = ("import_s", "load_s", "fit_s", "score_s")
+STATUSES = ("ok", "failed", "skipped")
+
+
+class ProtocolError(HarnessError):
+    """The worker's report is malformed: treated as the head's failure."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the parent asks of one worker process (written by the parent, read by the worker)."""
+
+    mode: str  # "run" (fit once, score the inputs) or "checks" (conformance checks on a tiny set)
+    seed: int
+    submission: dict[str, Any]  # harness.submissions.Submission fields, path as seen inside the sandbox
+    preimport: list[str] = field(default_factory=list)
+    train: list[str] = field(default_factory=list)
+    inputs: str | None = None  # folder of the score calls (a/, b/)
+    calls: list[str] = field(default_factory=list)
+    scratch: str = ""
+    threads: int = 1
+    memory_mb: int = 0
+    result_fd: int = -1
+    uid: int | None = None  # the worker drops to this uid when it starts as root
+    isolation: str = "process"
+    deny_read: list[str] = field(default_factory=list)
+    guard: bool = True  # tests switch the audit hook off to probe the OS-level sandbox alone
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Job:
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class WorkerReport:
+    """A validated report: every field has its type and range, every array its length."""
+
+    status: str
+    phase: str
+    error: str | None = None
+    times: dict[str, float] = field(default_factory=dict)
+    params: int | None = None
+    checks: tuple[CheckOutcome, ...] = ()
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def encode_report(header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> bytes:
+    """One frame (the worker's side). ``arrays`` must already be float64 vectors."""
+    arrays = arrays or {}
+    head = json.dumps({**header, "arrays": list(arrays)}, allow_nan=False).encode()
+    body = b"".join(np.ascontiguousarray(a, dtype="<f8").tobytes() for a in arrays.values())
+    return MAGIC + struct.pack("<I", len(head)) + head + body
+
+
+def frame_limit(expected: dict[str, int]) -> int:
+    """The most bytes a well-formed frame with these arrays can have."""
+    return len(MAGIC) + 4 + MAX_HEADER + 8 * sum(expected.values())
+
+
+def clean_text(value: Any, limit: int = MAX_TEXT) -> str:
+    """A single printable line: control characters become spaces, length is capped."""
+    text = "".join(c if c.isprintable() else " " for c in str(value))
+    return " ".join(text.split())[:limit]
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ProtocolError(f"{what} is not a finite number")
+    return float(value)
+
+
+def decode_report(data: bytes, expected: dict[str, int]) -> WorkerReport:
+    """Parse one frame; ``expected`` maps each array the parent needs to its exact length."""
+    if len(data) < len(MAGIC) + 4 or data[:4] != MAGIC:
+        raise ProtocolError("the worker sent no report" if not data else "the report lacks the frame magic")
+    (size,) = struct.unpack("<I", data[4:8])
+    if size > MAX_HEADER or 8 + size > len(data):
+        raise ProtocolError(f"report header of {size} bytes is truncated or over {MAX_HEADER} bytes")
+    try:
+        header = json.loads(data[8:8 + size].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ProtocolError("report header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("report header is not a JSON object")
+    unknown = set(header) - {"status", "phase", "error", "times", "params", "checks", "arrays"}
+    if unknown:
+        raise ProtocolError(f"report header has unknown keys {sorted(unknown)[:3]}")
+    status, phase = header.get("status"), header.get("phase")
+    if status not in STATUSES or phase not in PHASES:
+        raise ProtocolError("report has an invalid status or phase")
+    error = header.get("error")
+    if error is not None and not isinstance(error, str):
+        raise ProtocolError("report error is not a string")
+    times_in = header.get("times", {})
+    if not isinstance(times_in, dict) or set(times_in) - set(TIME_KEYS):
+        raise ProtocolError("report times are malformed")
+    times = {k: _number(v, f"time {k}") for k, v in times_in.items()}
+    if any(v < 0 for v in times.values()):
+        raise ProtocolError("report has a negative time")
+    params = header.get("params")
+    if params is not None and (isinstance(params, bool) or not isinstance(params, int)
+                               or not 0 <= params <= MAX_PARAMS):
+        raise ProtocolError(f"parameter count must be an integer in [0, {MAX_PARAMS:.0e}]")
+    checks_in = header.get("checks", [])
+    if not isinstance(checks_in, list) or len(checks_in) > MAX_CHECKS:
+        raise ProtocolError("report checks are malformed")
+    checks = []
+    for c in checks_in:
+        if (not isinstance(c, dict) or set(c) != {"name", "passed", "message"} or not isinstance(c["name"], str)
+                or not isinstance(c["passed"], bool) or not isinstance(c["message"], str)):
+            raise ProtocolError("a report check is malformed")
+        checks.append(CheckOutcome(clean_text(c["name"], 64), c["passed"], clean_text(c["message"])))
+    names = header.get("arrays", [])
+    wanted = list(expected) if status == "ok" else []
+    if names != wanted:
+        raise ProtocolError(f"report carries arrays {clean_text(names, 80)}, expected {wanted}")
+    offset, arrays = 8 + size, {}
+    for name in wanted:
+        end = offset + 8 * expected[name]
+        if end > len(data):
+            raise ProtocolError(f"scores '{name}' are truncated")
+        values = np.frombuffer(data[offset:end], dtype="<f8").astype(np.float64)
+        if not np.isfinite(values).all():
+            raise ProtocolError(f"scores '{name}' hold non-finite values")
+        arrays[name], offset = values, end
+    if offset != len(data):
+        raise ProtocolError(f"{len(data) - offset} unexpected bytes after the report")
+    return WorkerReport(status=status, phase=phase, error=clean_text(error) if error is not None else None,
+                        times=times, params=params, checks=tuple(checks), arrays=arrays)

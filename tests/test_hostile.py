@@ -1,0 +1,274 @@
+"""Hostile heads, as a contributor who has read the source would write them, cannot game or break a run.
+
+Each attack class of SECURITY.md has heads here: the order rows arrive in, memorising the public
+test set, forged reports and cost figures, hostile metadata-free outputs, resources (threads,
+tmpfs, lingering processes), secrets and the network, planted results. They run beside an honest
+head under bubblewrap and under the process fallback; the honest head's result must be written,
+the hostile ones must fail (or score at chance) with one readable line, and nothing on the host
+may change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.checks import head_dependencies
+from harness.embedset import EmbeddingSet
+from harness.heads import ScoreBatch
+from harness.probe import MAX_FLIP_RATE
+from harness.runner import Runner, RunOptions
+from harness.sandbox import Limits, Sandbox, job_payload
+from harness.submissions import load_submission, make_head
+from harness.worker import load_call
+from tests.systools import require_bwrap
+from tests.tinyset import make_tiny_set
+
+HERE = Path(__file__).parent / "submissions"
+LIMITS = Limits(memory_mb=3000, cpu_s=20, wall_s=20, processes=48, tmpfs_mb=64, shm_mb=4)
+SECRET = "REWARDHEADS_TEST_SECRET"
+
+# hostile head -> words its one-line failure must contain, per isolation level
+HOSTILE = {
+    "forges_report": {"any": ("invalid report",)},
+    "floods_report": {"any": ("more than a report",)},
+    "huge_params": {"any": ("n_params() returned",)},
+    "negative_params": {"any": ("n_params() returned",)},
+    "returns_list": {"any": ("numpy array",)},
+    "thread_bomb": {"any": ("started",)},
+    "fills_disk": {"any": ("wrote outside",)},  # the audit hook stops it; test_bubblewrap_alone_holds: the tmpfs
+    "reads_secrets": {"any": ("found [",)},
+    "plants_result": {"any": ("wrote outside",)},
+    "lingers": {"any": ("forked", "os.fork")},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    return EmbeddingSet.open(make_tiny_set(tmp_path_factory.mktemp("sets")))
+
+
+@pytest.fixture(params=["bwrap", "process"])
+def isolation(request):
+    if request.param == "bwrap":
+        require_bwrap()
+    return request.param
+
+
+@pytest.fixture
+def secret_env(monkeypatch):
+    monkeypatch.setenv(SECRET, "s3cret-token")
+    return "s3cret-token"
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _workers_alive() -> list[str]:
+    alive = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"harness.worker" in cmd and b"pytest" not in cmd:
+            alive.append(pid)
+    return alive
+
+
+def _write_memoriser(folder: Path, emb_set: EmbeddingSet) -> Path:
+    """A head that ships a table of hashes of the public test embeddings -> label (the known attack)."""
+    split = emb_set.split("rewardbench")
+    labels = split.labels()
+    table = {hashlib.sha256(np.asarray(row, np.float16).tobytes()).hexdigest()[:16]: float(lab)
+             for row, lab in zip(np.asarray(split.response), labels, strict=True)}
+    folder.mkdir(parents=True)
+    (folder / "submission.toml").write_text((HERE / "fork_bomb" / "submission.toml").read_text()
+                                            .replace("fork_bomb", folder.name)
+                                            .replace("Forks without end", "Looks test rows up in a table"))
+    (folder / "head.py").write_text(
+        "import hashlib\n\nimport numpy as np\n\n"
+        f"TABLE = {table!r}\n\n\n"
+        "class Head:\n"
+        "    def fit(self, train, *, seed):\n        pass\n\n"
+        "    def score(self, batch):\n"
+        "        keys = [hashlib.sha256(r.astype(np.float16).tobytes()).hexdigest()[:16] for r in batch.response]\n"
+        "        return np.array([TABLE.get(k, 0.5) for k in keys])\n")
+    return folder
+
+
+def test_the_memoriser_works_when_rows_are_not_perturbed(tiny_set, tmp_path):
+    """Control: the table attack is real (100% on the stored rows), so the probe test below can fail."""
+    head = make_head(load_submission(_write_memoriser(tmp_path / "memorises_test", tiny_set)))
+    split = tiny_set.split("rewardbench")
+    scores = head.score(ScoreBatch(response=np.asarray(split.response, np.float32)))
+    chosen = split.labels()
+    items = split.meta["item"].to_numpy()
+    wins = [scores[(items == i) & chosen][0] > scores[(items == i) & ~chosen][0] for i in np.unique(items)]
+    assert np.mean(wins) == 1.0
+
+
+def test_the_order_oracle_works_on_a_predictable_order(tiny_set):
+    """Control: the order attack reads labels off a fixed permutation of a chosen-first order."""
+    head = make_head(load_submission(HERE / "order_oracle"))
+    n = 400
+    perm = np.random.default_rng(20241124).permutation(n)
+    chosen_first = np.arange(n) % 2 == 0
+    scores = head.score(ScoreBatch(response=np.zeros((n, 4), np.float32)))
+    assert np.array_equal(scores > 0.5, chosen_first[perm])
+
+
+def test_hostile_heads_beside_an_honest_one(tiny_set, tmp_path, isolation, secret_env, capsys):
+    results = tmp_path / "results"
+    lines: list[str] = []
+    runner = Runner(tiny_set, RunOptions(results=results, isolation=isolation, limits=LIMITS, n_boot=50,
+                                         progress=False, jobs=2), log=lines.append)
+    import harness
+
+    package = Path(harness.__file__).parent
+    before_package, before_set = _snapshot(package), _snapshot(tiny_set.path)
+    repo_results = Path(harness.__file__).parent.parent / "results"
+    before_repo_results = _snapshot(repo_results) if repo_results.is_dir() else {}
+    memoriser = _write_memoriser(tmp_path / "subs" / "memorises_test", tiny_set)
+    paths = [HERE / "good_linear", HERE / "order_oracle", memoriser, *(HERE / name for name in HOSTILE)]
+    records = {r["submission"]["name"]: r for r in runner.run(paths)}
+
+    good = records["good_linear"]
+    assert good["status"] == "ok" and good["overall"]["mean"] > 0.9, good
+    assert good["integrity"]["probe_flip_rate"][0] <= MAX_FLIP_RATE
+    assert (results / "good_linear.json").is_file() and (results / "raw" / "good_linear.npz").is_file()
+    # order: the oracle gets no signal (it fails the repeated-rows check, or scores at chance)
+    oracle = records["order_oracle"]
+    assert oracle["status"] == "failed" and "row order" in oracle["error"] or oracle["overall"]["mean"] < 0.65
+    # memorising: the perturbation probe catches the table lookup
+    mem = records["memorises_test"]
+    assert mem["status"] == "failed" and "perturbation probe" in mem["error"], mem.get("error")
+    for name, expected in HOSTILE.items():
+        record = records[name]
+        words = expected.get(isolation, expected.get("any"))
+        assert record["status"] == "failed", f"{name} was not contained: {record}"
+        error = record["error"]
+        assert "\n" not in error and any(w in error for w in words), f"{name}: unexpected reason {error!r}"
+        assert "params" not in record.get("cost", {}) or record["cost"]["params"] is None or \
+            0 <= record["cost"]["params"] <= 10**12
+    assert secret_env not in records["reads_secrets"]["error"]
+    assert "found []" in records["reads_secrets"]["error"]
+    started = int(records["thread_bomb"]["error"].split("started ")[1].split()[0])
+    assert started < LIMITS.processes
+    # nothing on the host changed, nothing is left running, no traceback reached the user
+    assert _snapshot(package) == before_package
+    assert _snapshot(tiny_set.path) == before_set
+    if repo_results.is_dir():
+        assert _snapshot(repo_results) == before_repo_results
+    assert not Path("/rewardheads-was-here").exists()
+    assert not _workers_alive()
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err + "\n".join(lines)
+    assert sorted(p.stem for p in results.glob("*.json")) == sorted(records)
+
+
+def _direct(sandbox: Sandbox, tiny_set, tmp_path, name: str, **params):
+    """Run a head with the audit hook off: only the OS-level sandbox stands in its way."""
+    from harness.probe import ScoreCalls, secret_rng
+    from harness.runner import ScoringMatrix
+
+    sub = load_submission(HERE / name)
+    if params:
+        from dataclasses import replace
+
+        sub = replace(sub, params=params)
+    matrix = ScoringMatrix.of(tiny_set)
+    calls = ScoreCalls.draw(len(matrix), secret_rng())
+    folder = tmp_path / f"calls-{name}"
+    calls.write(folder, matrix.arrays(), secret_rng())
+    job = job_payload(sub, "run", 0, head_dependencies(sub), calls=["a", "b"], guard=False)
+    return sandbox.run(job, submission=sub.path, train=[tiny_set.path / s for s in tiny_set.train_splits()],
+                       inputs=folder, expect=calls.sizes, protected=[tiny_set.path])
+
+
+def test_bubblewrap_alone_holds(tiny_set, tmp_path, secret_env):
+    """With the audit hook off, bubblewrap still cuts network, labels, secrets, disk and lingering processes."""
+    require_bwrap()
+    sandbox = Sandbox(LIMITS, "bwrap")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.2)
+    reached = []
+
+    def accept():
+        try:
+            reached.append(server.accept())
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    result = _direct(sandbox, tiny_set, tmp_path, "reaches_loopback", port=server.getsockname()[1])
+    thread.join()
+    server.close()
+    assert result.status == "failed" and "connected" not in result.error and not reached, result.error
+    result = _direct(sandbox, tiny_set, tmp_path, "reads_labels")
+    assert result.status == "failed" and "guessed" in result.error, result.error
+    result = _direct(sandbox, tiny_set, tmp_path, "reads_secrets")
+    assert "found []" in result.error and secret_env not in result.error
+    result = _direct(sandbox, tiny_set, tmp_path, "fills_disk")
+    sizes = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", result.error)}
+    assert sizes["tmp"] <= LIMITS.tmpfs_mb and sizes["shm"] <= LIMITS.shm_mb, sizes
+    assert sizes["root"] == 0 and sizes["scratch"] <= LIMITS.tmpfs_mb, sizes
+    result = _direct(sandbox, tiny_set, tmp_path, "lingers")
+    assert result.status == "ok", result.error
+    assert not _workers_alive()
+
+
+def test_process_fallback_kills_what_a_job_leaves_behind(tiny_set, tmp_path):
+    """Under the fallback, a double-forked daemon dies with its job (root: it runs under the job's own uid)."""
+    if os.geteuid() != 0:
+        pytest.skip("the fallback can only find a session-escaping process by uid when the harness runs as root")
+    result = _direct(Sandbox(LIMITS, "process"), tiny_set, tmp_path, "lingers")
+    assert result.status == "ok", result.error
+    assert not _workers_alive()
+
+
+def test_a_bind_that_would_expose_the_set_is_refused(tiny_set, tmp_path):
+    require_bwrap()
+    import sys
+
+    sandbox = Sandbox(LIMITS, "bwrap")
+    sub = load_submission(HERE / "good_linear")
+    result_error = None
+    try:
+        sandbox.run(job_payload(sub, "checks", 0, []), submission=sub.path, protected=[Path(sys.prefix) / "lib"])
+    except Exception as err:  # noqa: BLE001 - the refusal is a HarnessError
+        result_error = str(err)
+    assert result_error and "refusing to sandbox" in result_error
+
+
+def test_score_calls_hide_the_order_and_mix_clean_with_perturbed(tiny_set, tmp_path):
+    from harness.probe import ScoreCalls, secret_rng
+    from harness.runner import ScoringMatrix
+
+    matrix = ScoringMatrix.of(tiny_set)
+    arrays = matrix.arrays()
+    draws = [ScoreCalls.draw(len(matrix), secret_rng()) for _ in range(2)]
+    assert not np.array_equal(draws[0].rows[0], draws[1].rows[0])  # fresh secret order per job
+    calls = draws[0]
+    calls.write(tmp_path / "calls", arrays, secret_rng())
+    a = load_call(tmp_path / "calls" / "a")
+    for call, rows, clean in zip((a,), calls.rows, calls.clean, strict=False):
+        stored = np.asarray(arrays["response"], np.float32)[rows]
+        assert np.array_equal(call.response[clean], stored[clean])
+        moved = np.abs(call.response[~clean] - stored[~clean])
+        assert moved.max() > 0 and moved.max() <= np.abs(stored).max() * 2 ** -9  # one float16 step at most
+        assert 0.3 < clean.mean() < 0.7  # a call mixes clean and perturbed rows
+    assert not (tmp_path / "calls" / "a" / "labels.parquet").exists()
+    shutil.rmtree(tmp_path / "calls")
