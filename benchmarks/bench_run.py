@@ -20,6 +20,7 @@ import numpy as np
 
 from harness.embedset import EmbeddingSet, resolve_set
 from harness.paths import repo_path
+from harness.probe import ScoreCalls, flip_rate, secret_rng
 from harness.runner import Runner, RunOptions, ScoringMatrix, _credit_by_suite, summarise
 
 
@@ -57,7 +58,23 @@ def main() -> None:
           f"{(overhead - imports) / total:.1%}")
 
     matrix = ScoringMatrix.of(emb_set)
-    scores = np.random.default_rng(0).normal(size=len(matrix.perm))
+    arrays, items = matrix.arrays(), matrix.items()
+    draw, check = [], []
+    for _ in range(5):
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            rng = secret_rng()
+            calls = ScoreCalls.draw(len(matrix), rng)
+            calls.write(Path(tmp), arrays, rng)
+            draw.append(time.perf_counter() - start)
+        fake = {name: np.random.default_rng(0).normal(size=size) for name, size in calls.sizes.items()}
+        start = time.perf_counter()
+        clean, perturbed, _ = calls.unpack(fake, len(matrix))
+        flip_rate(clean, perturbed, items)
+        check.append(time.perf_counter() - start)
+    print(f"  integrity work per job: drawing + writing the secret score calls "
+          f"{statistics.median(draw) * 1000:.0f} ms, un-permuting + probe {statistics.median(check) * 1000:.0f} ms")
+    scores = np.random.default_rng(0).normal(size=len(matrix))
     times = []
     for _ in range(5):
         start = time.perf_counter()

@@ -338,13 +338,14 @@ def cmd_leaderboard(args) -> int:
     def warn(line: str) -> None:
         print(f"rewardheads leaderboard: warning: {terminal(line)}", file=sys.stderr)
 
+    published = args.published and not args.allow_unsandboxed
     if args.format == "md":
-        print(render_markdown(args.results, warn=warn), end="")
+        print(render_markdown(args.results, warn=warn, published=published), end="")
     else:
-        index, seconds = timed_render(args.results, args.out, warn=warn)
+        index, seconds = timed_render(args.results, args.out, warn=warn, published=published)
         print(f"wrote {index} in {seconds:.2f} s")
     if args.update_readme:
-        changed = update_readme(args.update_readme, args.results, warn=lambda _: None)
+        changed = update_readme(args.update_readme, args.results, warn=lambda _: None, published=published)
         print(f"{'updated' if changed else 'unchanged'}: {args.update_readme}")
     return 0
 
@@ -357,6 +358,10 @@ def _leaderboard_arguments(p: argparse.ArgumentParser) -> None:
                    help="html: write the site (default); md: print the Markdown table")
     p.add_argument("--update-readme", type=Path, metavar="README",
                    help="also rewrite the table between the leaderboard markers in this file")
+    p.add_argument("--published", action="store_true",
+                   help="the public board: refuse results not computed under bubblewrap (CI uses this)")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="with --published, accept results of the process fallback anyway")
 
 
 cmd_leaderboard.add_arguments = _leaderboard_arguments

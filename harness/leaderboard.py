@@ -136,6 +136,7 @@ def _row(rec: dict, columns: list[str]) -> dict[str, Any]:
         "params": cost.get("params"),
         "created": _created(rec),
         "missing": [str(m) for m in rec.get("missing_subsets") or []],
+        "sandboxed": rec.get("isolation") == "bwrap",
         "search": " ".join([sub["name"], sub.get("version") or "", sub.get("family") or "",
                             *(sub.get("authors") or []), sub.get("license") or ""]).lower(),
     }
@@ -238,12 +239,25 @@ def build_groups(records: Iterable[dict]) -> list[dict[str, Any]]:
     return groups
 
 
-def _load(results_dir: str | Path, warn: Callable[[str], None] | None):
+def _load(results_dir: str | Path, warn: Callable[[str], None] | None, published: bool = False):
     records, problems = load_records(results_dir)
     warn = warn or _stderr_warning
     for line in problems:
         warn(line)
+    if published:
+        refuse_unsandboxed(records)
     return build_groups(records), problems
+
+
+def refuse_unsandboxed(records: Iterable[dict]) -> None:
+    """The published board takes only results computed under bubblewrap (see SECURITY.md)."""
+    bad = sorted(r["submission"]["name"] for r in records
+                 if r.get("status") == "ok" and r.get("isolation") != "bwrap")
+    if bad:
+        raise LeaderboardError(f"{len(bad)} result(s) were not computed under bubblewrap ("
+                               f"{', '.join(terminal(b) for b in bad[:5])}{' ...' if len(bad) > 5 else ''}); "
+                               "the published leaderboard refuses them: rerun with --isolation bwrap, "
+                               "or pass --allow-unsandboxed for a private board")
 
 
 def _stderr_warning(line: str) -> None:
@@ -351,7 +365,7 @@ def _citation(rec: dict) -> str:
 
 def render_site(results_dir: str | Path, out_dir: str | Path, *,
                 warn: Callable[[str], None] | None = None,
-                now: datetime | None = None) -> Path:
+                now: datetime | None = None, published: bool = False) -> Path:
     """Write the static site for ``results_dir`` into ``out_dir``; return ``index.html``.
 
     Malformed result files are skipped and reported through ``warn`` (default: a
@@ -359,7 +373,7 @@ def render_site(results_dir: str | Path, out_dir: str | Path, *,
     generation time shown on the pages.
     """
     out_dir = Path(out_dir)
-    groups, problems = _load(results_dir, warn)
+    groups, problems = _load(results_dir, warn, published)
     generated = _now(now)
     env = _environment()
     common = _common(groups, generated)
@@ -402,14 +416,14 @@ def render_site(results_dir: str | Path, out_dir: str | Path, *,
 
 # -- Markdown / README -------------------------------------------------------------------------
 def render_markdown(results_dir: str | Path, *,
-                    warn: Callable[[str], None] | None = None) -> str:
+                    warn: Callable[[str], None] | None = None, published: bool = False) -> str:
     """A Markdown (GitHub) table per set and suite, in rank order, with the same columns."""
-    groups, _ = _load(results_dir, warn)
+    groups, _ = _load(results_dir, warn, published)
     return markdown_from_groups(groups)
 
 
 def update_readme(readme_path: str | Path, results_dir: str | Path, *,
-                  warn: Callable[[str], None] | None = None) -> bool:
+                  warn: Callable[[str], None] | None = None, published: bool = False) -> bool:
     """Replace the text between the leaderboard markers; True when the file changed."""
     path = Path(readme_path)
     try:
@@ -425,7 +439,7 @@ def update_readme(readme_path: str | Path, results_dir: str | Path, *,
     if README_END not in rest:
         raise LeaderboardError(f"{path}: '{README_END}' comes before '{README_START}'")
     _, tail = rest.split(README_END)
-    table = render_markdown(results_dir, warn=warn)
+    table = render_markdown(results_dir, warn=warn, published=published)
     new = f"{head}{README_START}\n{table}{README_END}{tail}"
     if new == text:
         return False

@@ -229,7 +229,8 @@ class Sandbox:
             else:
                 scratch = str(host / "scratch")
                 (host / "scratch").mkdir()
-                if uid is not None:
+                if uid is not None:  # the job's uid may pass through the job folder to its scratch, no more
+                    os.chmod(host, 0o711)
                     os.chown(host / "scratch", uid, uid)
                 paths = {"submission": str(submission), "inputs": str(inputs) if inputs else None,
                          "train": [str(p) for p in train]}
@@ -240,13 +241,15 @@ class Sandbox:
                 submission={**job.submission, "path": paths["submission"]},
             )
             (host / "job.json").write_text(full.to_json())
+            os.chmod(host / "job.json", 0o600)
             job_file = "/job.json" if self.isolation == "bwrap" else str(host / "job.json")
             argv = [sys.executable, "-I", "-B", "-m", "harness.worker", job_file]
             if self.isolation == "bwrap":
                 argv = self._bwrap_argv(host, submission, train, inputs, protected) + argv
             nproc = self.limits.processes if uid is not None else _user_tasks(os.getuid()) + self.limits.processes
+            bwrap = self.isolation == "bwrap"
             proc = subprocess.Popen(
-                argv, cwd=host, env=self._env(scratch) if self.isolation == "process" else {"PATH": "/usr/bin:/bin"},
+                argv, cwd=host if bwrap else scratch, env={"PATH": "/usr/bin:/bin"} if bwrap else self._env(scratch),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
                 preexec_fn=_preexec(self.limits, nproc, self.isolation == "process"), start_new_session=True,
             )
@@ -317,6 +320,8 @@ class Sandbox:
         output.join(timeout=5)
         report.join(timeout=5)
         code = os.waitstatus_to_exitcode(status)
+        if self.isolation == "bwrap" and code > 128 and code - 128 in signal.valid_signals():
+            code = 128 - code  # bwrap exits 128 + N when the worker died of signal N
         measured = {"isolation": self.isolation, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
                     "peak_rss_mb": usage.ru_maxrss / 1024, "output_tail": clean_tail(output.tail())}
 
@@ -332,7 +337,7 @@ class Sandbox:
         if report.is_alive():
             return failed("left a process running after the job (it kept the harness's pipe open)")
         if code != 0:
-            return failed(_describe_exit(code, limits, measured["output_tail"]))
+            return failed(_describe_exit(code, limits, measured["output_tail"], measured["cpu_s"]))
         try:
             rep = decode_report(report.data(), expect)
         except ProtocolError as err:
@@ -435,10 +440,10 @@ def _kill_uid(uid: int) -> None:
         time.sleep(0.05)
 
 
-def _describe_exit(code: int | None, limits: Limits, tail: str) -> str:
+def _describe_exit(code: int | None, limits: Limits, tail: str, cpu_s: float = 0.0) -> str:
     if code is not None and code < 0:
         sig = -code
-        if sig == signal.SIGXCPU:
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_s >= limits.cpu_s):
             return f"exceeded the CPU-time limit ({limits.cpu_s} s)"
         if sig == signal.SIGXFSZ:
             return f"exceeded the file-size limit ({limits.file_mb} MB)"

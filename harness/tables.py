@@ -165,7 +165,7 @@ def _md_table(g: dict) -> str:
         overall = bold(fmt_pct(r["overall"]), r["overall"], "overall")
         if r["ci"]:
             overall += f" ({fmt_ci(r['ci'])})"
-        name = md_cell(r["name"] + (f" {r['version']}" if r["version"] else ""))
+        name = md_cell(r["name"] + (f" {r['version']}" if r["version"] else "")) + ("" if r["sandboxed"] else " †")
         line = [f"{r['rank']}{' ≈' if r['tied'] else ''}", name, md_cell(r["family"] or "—"),
                 overall]
         line += [bold(fmt_pct(r["sections"][s]), r["sections"][s], f"s:{s}") for s in g["columns"]]
@@ -205,6 +205,9 @@ def markdown_from_groups(groups: list[dict]) -> str:
             if g["n_tied"]:
                 notes.append("≈ statistically tied with #1 (95% CIs of overall overlap).")
             notes.append("Bold: best in column.")
+            if not all(r["sandboxed"] for r in g["rows"]):
+                notes.append("† not run under bubblewrap (process isolation): a trusted author's own run, "
+                             "not eligible for the published leaderboard.")
             parts.append(" ".join(notes))
         else:
             parts.append("_No ranked submissions._")

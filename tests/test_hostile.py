@@ -218,7 +218,8 @@ def test_bubblewrap_alone_holds(tiny_set, tmp_path, secret_env):
     server.close()
     assert result.status == "failed" and "connected" not in result.error and not reached, result.error
     result = _direct(sandbox, tiny_set, tmp_path, "reads_labels")
-    assert result.status == "failed" and "guessed" in result.error, result.error
+    assert result.status == "failed", result.error
+    assert "guessed" in result.error or "Permission denied" in result.error, result.error
     result = _direct(sandbox, tiny_set, tmp_path, "reads_secrets")
     assert "found []" in result.error and secret_env not in result.error
     result = _direct(sandbox, tiny_set, tmp_path, "fills_disk")
