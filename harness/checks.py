@@ -8,7 +8,10 @@ the sandbox. Each failure is one line naming the check.
 from __future__ import annotations
 
 import ast
+import io
+import re
 import sys
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +23,27 @@ from harness.heads import HeadSkipped, PreferenceData, ScoreBatch, check_scores
 from harness.submissions import Submission, SubmissionError, load_submission, make_head
 
 ALLOWED_PACKAGES = frozenset({"numpy", "scipy", "sklearn", "torch", "pandas", "harness"})
-FORBIDDEN_STDLIB = frozenset({
+# modules (and everything under them) a head may not import or reach as an attribute
+FORBIDDEN_MODULES = frozenset({
     "socket", "ssl", "subprocess", "multiprocessing", "urllib", "http", "ftplib", "smtplib", "telnetlib",
-    "ctypes", "requests", "asyncio", "shutil", "webbrowser", "xmlrpc", "pickle", "marshal", "shelve",
-    "importlib", "concurrent", "pty", "signal", "resource",
+    "ctypes", "cffi", "requests", "asyncio", "shutil", "webbrowser", "xmlrpc", "pickle", "marshal", "shelve",
+    "importlib", "concurrent", "pty", "signal", "resource", "gc", "inspect", "builtins", "posix", "nt",
+    "numpy.ctypeslib", "torch.utils.cpp_extension", "torch.ops.load_library", "torch.classes.load_library",
 })
+# module -> attributes of it a head may not touch (process creation, the import system, frames)
+FORBIDDEN_MEMBERS = {
+    "os": (re.compile(r"system|popen|fork|forkpty|exec\w*|spawn\w*|posix_spawn\w*"), "process creation"),
+    "sys": (re.compile(r"modules|meta_path|path_hooks|path_importer_cache|_getframe|_current_frames|settrace|"
+                       r"setprofile"), "the import system or frames"),
+}
+# names and attributes that open the interpreter's internals (builtins, code objects, frames)
+FORBIDDEN_NAMES = frozenset({"eval", "exec", "compile", "__import__", "__builtins__"})
+FORBIDDEN_ATTRIBUTES = frozenset({
+    "__subclasses__", "__globals__", "__builtins__", "__code__", "__closure__", "__import__", "__loader__",
+    "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "gi_frame", "gi_code", "cr_frame", "cr_code",
+    "ag_frame", "ag_code", "tb_frame", "tb_next",
+})
+ATTRIBUTE_FUNCTIONS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
 DATA_SUFFIXES = frozenset({
     ".npy", ".npz", ".pt", ".pth", ".pkl", ".pickle", ".joblib", ".parquet", ".safetensors", ".bin",
     ".h5", ".hdf5", ".gguf", ".onnx", ".csv", ".tsv", ".jsonl", ".arrow", ".zip", ".gz", ".tar", ".xz",
@@ -51,18 +70,137 @@ class CheckFailed(HarnessError):
 
 
 # -- static checks (read the folder, run nothing) ----------------------------------------------
-def imported_modules(source: str, filename: str = "<head>") -> set[str]:
+class _ImportPolicy(ast.NodeVisitor):
+    """Collects ``(line, construct)`` for every refused import, name and attribute of one file.
+
+    A seat belt, not a wall: it catches the obvious ways out (process creation, ctypes, the
+    import machinery, frame and code-object introspection) with a readable message, but Python
+    is too dynamic for an AST check to be complete (``getattr(os, "sys" + "tem")`` passes). The
+    boundary is the OS sandbox (``harness/sandbox.py``), which holds whatever this misses.
+    """
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}  # local name -> the dotted module/attribute it is bound to
+        self.modules: set[str] = set()
+        self.refused: list[tuple[int, str]] = []
+
+    def refuse(self, node: ast.AST, what: str) -> None:
+        self.refused.append((getattr(node, "lineno", 0), what))
+
+    def check_dotted(self, node: ast.AST, dotted: str, verb: str = "") -> None:
+        """Refuse a forbidden module (or anything under it) or a forbidden member of os/sys."""
+        parts = dotted.split(".")
+        for i in range(1, len(parts) + 1):
+            if ".".join(parts[:i]) in FORBIDDEN_MODULES:
+                reason = "network, process, pickle, native-code, import-machinery or introspection module"
+                return self.refuse(node, f"{verb}{dotted} ({reason})")
+        if len(parts) > 1 and parts[0] in FORBIDDEN_MEMBERS:
+            pattern, reason = FORBIDDEN_MEMBERS[parts[0]]
+            if pattern.fullmatch(parts[1]):
+                return self.refuse(node, f"{verb}{parts[0]}.{parts[1]} ({reason})")
+        return None
+
+    def check_top_level(self, node: ast.AST, name: str) -> None:
+        top = name.split(".")[0]
+        self.modules.add(top)
+        if top == "__future__":
+            return
+        if top.startswith("_") or (top not in sys.stdlib_module_names and top not in ALLOWED_PACKAGES):
+            allowed = ", ".join(sorted(ALLOWED_PACKAGES - {"harness"}))
+            self.refuse(node, f"import of {name} (allowed: the standard library without network/process modules, "
+                              f"and {allowed})")
+
+    def dotted(self, node: ast.AST) -> str | None:
+        """``np.ctypeslib.x`` -> ``numpy.ctypeslib.x`` when the chain starts at an imported name."""
+        if isinstance(node, ast.Name):
+            return self.aliases.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.dotted(node.value)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self.check_top_level(node, alias.name)
+            self.check_dotted(node, alias.name, "import of ")
+            if alias.asname:
+                self.aliases[alias.asname] = alias.name
+            else:
+                top = alias.name.split(".")[0]
+                self.aliases[top] = top
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level or not node.module:
+            return  # relative imports are the submission's own files
+        self.check_top_level(node, node.module)
+        self.check_dotted(node, node.module, "import of ")
+        for alias in node.names:
+            if alias.name == "*":
+                self.refuse(node, f"from {node.module} import * (name what you import)")
+                continue
+            self.check_dotted(node, f"{node.module}.{alias.name}", "import of ")
+            self.attribute(node, alias.name)
+            self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+
+    def attribute(self, node: ast.AST, name: str) -> None:
+        if name in FORBIDDEN_ATTRIBUTES:
+            self.refuse(node, f"access to {name} (interpreter internals: frames, code objects, builtins)")
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.attribute(node, node.attr)
+        dotted = self.dotted(node)
+        before = len(self.refused)
+        if dotted:
+            self.check_dotted(node, dotted)
+        if len(self.refused) == before:  # report ``a.b.c`` once, not again as ``a.b``
+            self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in FORBIDDEN_NAMES:
+            self.refuse(node, f"{node.id} (dynamic code or imports)")
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and node.value in FORBIDDEN_ATTRIBUTES | FORBIDDEN_NAMES:
+            self.refuse(node, f"the string {node.value!r} (a name of interpreter internals)")
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if (isinstance(func, ast.Name) and func.id in ATTRIBUTE_FUNCTIONS and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            base = self.dotted(node.args[0])
+            if base:
+                self.check_dotted(node, f"{base}.{node.args[1].value}")
+        self.generic_visit(node)
+
+
+def _parse(source: bytes | str, filename: str) -> ast.Module:
+    """Parse as the interpreter would import it; refuse source encodings other than UTF-8."""
+    if isinstance(source, bytes):
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        if encoding not in ("utf-8", "utf-8-sig"):
+            raise SyntaxError(f"source encoding {encoding} is not allowed (use UTF-8)", (filename, 1, 0, ""))
+    return ast.parse(source, filename=filename)
+
+
+def _policy(source: bytes | str, filename: str) -> _ImportPolicy:
+    policy = _ImportPolicy()
+    tree = _parse(source, filename)
+    for node in ast.walk(tree):  # bind every import first, so later uses resolve whatever the order
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            policy.visit(node)
+    policy.refused.clear()
+    policy.visit(tree)
+    return policy
+
+
+def imported_modules(source: bytes | str, filename: str = "<head>") -> set[str]:
     """Top-level names of every module a source file imports (relative imports excluded)."""
-    tree = ast.parse(source, filename=filename)
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__":
-            names.add("__import__")
-    return names
+    return _policy(source, filename).modules
+
+
+def refused_constructs(source: bytes | str, filename: str = "<head>") -> list[tuple[int, str]]:
+    """``(line, construct)`` for every import, name or attribute ``check_imports`` refuses, by line."""
+    return sorted(dict.fromkeys(_policy(source, filename).refused), key=lambda item: item[0])
 
 
 def check_metadata(path: Path) -> Submission:
@@ -71,51 +209,60 @@ def check_metadata(path: Path) -> Submission:
 
 
 def check_folder_size(sub: Submission) -> None:
-    """The folder holds at most 256 KiB."""
-    size = sum(f.stat().st_size for f in sub.files())
+    """The folder holds at most 256 KiB (every file counts, links by their own size)."""
+    size = sum(f.lstat().st_size for f in sub.files())
     if size > MAX_FOLDER_BYTES:
         raise CheckFailed(f"folder is {size / 1024:.0f} KiB, limit {MAX_FOLDER_BYTES // 1024} KiB")
 
 
 def check_no_data_files(sub: Submission) -> None:
-    """No weights, arrays or datasets: a head learns from the set, in the run."""
+    """Only text files of code and metadata: no weights, arrays, datasets, caches or links."""
     for file in sub.files():
         rel = file.relative_to(sub.path)
+        if file.is_symlink():
+            raise CheckFailed(f"{rel} is a symlink; submissions hold regular files only")
+        if not file.is_file():
+            raise CheckFailed(f"{rel} is not a regular file")
+        if any(part == "__pycache__" for part in rel.parts) or file.suffix.lower() in (".pyc", ".pyo"):
+            raise CheckFailed(f"{rel} is a Python bytecode cache; delete it (the sandbox runs python -B, "
+                              f"so no cache is needed)")
         if file.suffix.lower() in DATA_SUFFIXES:
             raise CheckFailed(f"{rel} is a data file ({file.suffix}); submissions hold code and metadata only")
         if file.suffix.lower() not in TEXT_SUFFIXES:
             raise CheckFailed(f"{rel}: unexpected file type (allowed: {', '.join(sorted(TEXT_SUFFIXES))})")
-        if b"\0" in file.read_bytes()[:8192]:
-            raise CheckFailed(f"{rel} is binary")
+        with open(file, "rb") as handle:
+            if b"\0" in handle.read(8192):
+                raise CheckFailed(f"{rel} is binary")
+
+
+def _python_files(sub: Submission) -> list[Path]:
+    return [f for f in sub.files() if f.suffix == ".py" and f.is_file() and not f.is_symlink()]
 
 
 def check_imports(sub: Submission) -> None:
-    """Only the standard library (minus network/process modules), numpy, scipy, sklearn, torch, pandas."""
-    stdlib = set(sys.stdlib_module_names)
-    for file in sub.files():
-        if file.suffix != ".py":
-            continue
+    """Only the standard library (minus network/process modules), numpy, scipy, sklearn, torch, pandas;
+    no dynamic code, import machinery or interpreter internals (see ``_ImportPolicy``)."""
+    for file in _python_files(sub):
+        rel = file.relative_to(sub.path).as_posix()
         try:
-            names = imported_modules(file.read_text(), str(file))
-        except SyntaxError as err:
-            raise CheckFailed(f"{file.name}:{err.lineno}: syntax error ({err.msg})") from None
-        if "__import__" in names:
-            raise CheckFailed(f"{file.name}: dynamic __import__ is not allowed")
-        bad = sorted(n for n in names if n in FORBIDDEN_STDLIB or (n not in stdlib and n not in ALLOWED_PACKAGES))
-        if bad:
-            raise CheckFailed(f"{file.name} imports {', '.join(bad)} (allowed: the standard library without "
-                              f"network/process modules, and {', '.join(sorted(ALLOWED_PACKAGES - {'harness'}))})")
+            refused = refused_constructs(file.read_bytes(), rel)
+        except (SyntaxError, ValueError) as err:
+            line = getattr(err, "lineno", None) or 1
+            raise CheckFailed(f"{rel}:{line}: syntax error ({getattr(err, 'msg', err)})") from None
+        if refused:
+            line, what = refused[0]
+            more = len({n for n, _ in refused}) - 1
+            raise CheckFailed(f"{rel}:{line}: {what} is not allowed" + (f" (and {more} more line(s))" if more else ""))
 
 
 def head_dependencies(sub: Submission) -> list[str]:
     """Allowed third-party packages the head imports (pre-imported by the sandbox worker)."""
     names: set[str] = set()
-    for file in sub.files():
-        if file.suffix == ".py":
-            try:
-                names |= imported_modules(file.read_text())
-            except SyntaxError:
-                pass
+    for file in _python_files(sub):
+        try:
+            names |= imported_modules(file.read_bytes())
+        except (SyntaxError, ValueError):
+            pass
     return sorted(names & (ALLOWED_PACKAGES - {"harness"}))
 
 

@@ -1,15 +1,26 @@
-"""Submission folders: ``submission.toml`` metadata (validated) + the head's entry point."""
+"""Submission folders: ``submission.toml`` metadata (validated) + the head's entry point.
+
+Submissions come from strangers, so their metadata is strictly typed data: every field has a
+type, a size cap and a character set, ``[params]`` holds only plain TOML values (no dates, no
+inf/nan, no huge ints), and the entry point is a ``.py`` file inside the folder. Each violation
+is one ``SubmissionError`` line naming the file and the field.
+"""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib.util
+import math
+import os
 import re
+import stat
 import sys
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.errors import HarnessError
 
@@ -17,7 +28,19 @@ METADATA = "submission.toml"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_\-]{0,63}$")
 FAMILIES = ("bradley-terry", "classification", "ensemble", "trees", "nonparametric",
             "multi-objective", "reference", "other")
-IGNORED = ("__pycache__", ".pytest_cache", ".DS_Store")
+KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+VERSION_RE = re.compile(r"^\d+(\.\d+){0,3}(?:[.-]?[A-Za-z0-9])*$")  # = \d+(\.\d+){0,3}([.-]?[A-Za-z0-9]+)*
+ENTRY_RE = re.compile(r"^(?P<file>[^:]+\.py):(?P<cls>[A-Za-z_][A-Za-z0-9_]*)$")
+PATH_PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+CACHE_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints"})
+# C0, DEL, C1, line/paragraph separators and the bidi embeddings, overrides, isolates and marks
+CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+MAX_METADATA_BYTES = 64 * 1024
+MAX_SEEDS, MAX_SEED = 10, 2**31
+MAX_INT = 2**53
+PARAM_DEPTH, PARAM_KEYS, PARAM_ITEMS, PARAM_CHARS = 3, 64, 256, 1000
+TEXT_LIMITS = {"version": 32, "description": 1000, "author": 100, "license": 64, "link": 500, "entry_point": 200}
+MAX_AUTHORS, MAX_LINKS = 20, 10
 
 
 class SubmissionError(HarnessError):
@@ -49,19 +72,31 @@ class Submission:
         return self.entry_point.split(":")[1]
 
     def files(self) -> list[Path]:
-        """Every file of the submission (caches excluded), sorted."""
-        return sorted(
-            p for p in self.path.rglob("*")
-            if p.is_file() and not any(part in IGNORED for part in p.relative_to(self.path).parts)
-        )
+        """Every entry of the folder that is not a folder, sorted: caches, hidden files, symlinks
+        (never followed) and special files included, so the hash and the checks see all of it."""
+        found: list[Path] = []
+        for dirpath, dirnames, filenames in os.walk(self.path, followlinks=False):
+            base = Path(dirpath)
+            found += [base / name for name in filenames]
+            found += [base / name for name in dirnames if (base / name).is_symlink()]
+        return sorted(found)
 
     @property
     def sha256(self) -> str:
-        """Content hash over relative paths and bytes of every file: the submission's identity."""
+        """Content hash over relative paths and bytes of every file: the submission's identity.
+
+        A symlink contributes its target text and a special file a marker; neither is followed."""
         digest = hashlib.sha256()
         for file in self.files():
-            digest.update(file.relative_to(self.path).as_posix().encode() + b"\0")
-            digest.update(hashlib.sha256(file.read_bytes()).digest())
+            digest.update(os.fsencode(file.relative_to(self.path).as_posix()) + b"\0")
+            mode = file.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                digest.update(b"symlink\0" + os.fsencode(os.readlink(file)))
+            elif stat.S_ISREG(mode):
+                with open(file, "rb") as handle:
+                    digest.update(hashlib.file_digest(handle, "sha256").digest())
+            else:
+                digest.update(b"special\0")
         return digest.hexdigest()
 
     def record(self) -> dict[str, Any]:
@@ -88,22 +123,152 @@ _SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
 }
 
 
-def load_submission(path: str | Path) -> Submission:
-    """Read and validate ``<path>/submission.toml``; errors name the file and the field."""
-    path = Path(path)
+def _show(value: object, limit: int = 60) -> str:
+    """A user-supplied value for an error message: escaped (never a control character), short."""
+    text = ascii(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _read_metadata(path: Path) -> dict[str, Any]:
     meta_file = path / METADATA
     if not path.is_dir():
         raise SubmissionError(f"{path}: not a folder")
+    if meta_file.is_symlink():
+        raise SubmissionError(f"{meta_file}: is a symlink; it must be a regular file")
     if not meta_file.is_file():
         raise SubmissionError(f"{path}: no {METADATA}")
+    data = meta_file.read_bytes()
+    if len(data) > MAX_METADATA_BYTES:
+        raise SubmissionError(f"{meta_file}: {len(data)} bytes, limit {MAX_METADATA_BYTES}")
     try:
-        meta = tomllib.loads(meta_file.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise SubmissionError(f"{meta_file}: invalid TOML ({err})") from None
-    where = str(meta_file)
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise SubmissionError(f"{meta_file}: invalid TOML ({_show(reason, 240)[1:-1]})") from None
+
+
+def _check_text(where: str, label: str, value: str, limit: int, *, empty: bool = False) -> None:
+    """A metadata string: at most ``limit`` characters, none of them a control character."""
+    if not value.strip() and not empty:
+        raise SubmissionError(f"{where}: '{label}' must not be empty")
+    if len(value) > limit:
+        raise SubmissionError(f"{where}: '{label}' is {len(value)} characters long, limit {limit}")
+    bad = CONTROL_RE.search(value)
+    if bad:
+        raise SubmissionError(f"{where}: '{label}' contains the control character U+{ord(bad.group()):04X} at "
+                              f"position {bad.start()} (control, DEL, C1 and bidi characters are not allowed)")
+
+
+def _check_key(where: str, label: str, key: str) -> None:
+    if not KEY_RE.match(key):
+        raise SubmissionError(f"{where}: key {_show(key)} in '{label}' must be an identifier ({KEY_RE.pattern})")
+
+
+def _check_param(where: str, label: str, value: Any, depth: int) -> None:
+    """One ``[params]`` value: a bool, finite int/float, short string, or a small list/table of those."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_INT:
+            raise SubmissionError(f"{where}: '{label}' = {_show(value, 24)} is out of range (|x| <= 2**53)")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise SubmissionError(f"{where}: '{label}' = {value} is not finite (inf and nan are not allowed)")
+    elif isinstance(value, str):
+        _check_text(where, label, value, PARAM_CHARS, empty=True)
+    elif isinstance(value, list | dict):
+        if depth > PARAM_DEPTH:
+            raise SubmissionError(f"{where}: '{label}' nests lists/tables deeper than {PARAM_DEPTH} levels")
+        limit = PARAM_ITEMS if isinstance(value, list) else PARAM_KEYS
+        if len(value) > limit:
+            raise SubmissionError(f"{where}: '{label}' has {len(value)} {'items' if limit == PARAM_ITEMS else 'keys'}"
+                                  f", limit {limit}")
+        items = enumerate(value) if isinstance(value, list) else value.items()
+        for key, item in items:
+            if isinstance(key, str):
+                _check_key(where, label, key)
+            _check_param(where, f"{label}[{key}]" if isinstance(key, int) else f"{label}.{key}", item, depth + 1)
+    else:
+        kind = "a TOML date/time" if type(value).__module__ == "datetime" else f"a {type(value).__name__}"
+        raise SubmissionError(f"{where}: '{label}' is {kind}; params may be strings, booleans, finite numbers "
+                              f"and lists/tables of those")
+
+
+def _check_seeds(where: str, seeds: list) -> tuple[int, ...]:
+    rule = f"a non-empty list of at most {MAX_SEEDS} distinct integers in [0, 2**31)"
+    if not seeds or len(seeds) > MAX_SEEDS:
+        raise SubmissionError(f"{where}: 'seeds' must be {rule} (got {len(seeds)})")
+    for i, seed in enumerate(seeds):
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+            raise SubmissionError(f"{where}: 'seeds[{i}]' = {_show(seed, 24)}: 'seeds' must be {rule}")
+    if len(set(seeds)) != len(seeds):
+        raise SubmissionError(f"{where}: 'seeds' repeats a seed; 'seeds' must be {rule}")
+    return tuple(seeds)
+
+
+def _check_links(where: str, links: dict) -> dict[str, str]:
+    if len(links) > MAX_LINKS:
+        raise SubmissionError(f"{where}: '[links]' has {len(links)} entries, limit {MAX_LINKS}")
+    for key, url in links.items():
+        _check_key(where, "links", key)
+        if not isinstance(url, str):
+            raise SubmissionError(f"{where}: 'links.{key}' must be a str, got {type(url).__name__}")
+        _check_text(where, f"links.{key}", url, TEXT_LIMITS["link"])
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+            raise SubmissionError(f"{where}: 'links.{key}' = {_show(url)} must be an http(s) URL")
+    return dict(links)
+
+
+def _check_entry_point(where: str, root: Path, entry: str) -> None:
+    """``relative/path.py:Class``: a regular ``.py`` file inside the folder, reached without symlinks."""
+    _check_text(where, "entry_point", entry, TEXT_LIMITS["entry_point"])
+    match = ENTRY_RE.match(entry)
+    if not match:
+        raise SubmissionError(f"{where}: entry_point {_show(entry)} must look like 'head.py:Head' "
+                              f"(relative/path.py:ClassName)")
+    rel = match["file"]
+    if rel.startswith("/") or "\\" in rel:
+        raise SubmissionError(f"{where}: entry_point {_show(entry)} must be a relative path inside the folder")
+    parts = rel.split("/")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise SubmissionError(f"{where}: entry_point {_show(entry)} must not contain '..', '.' or '//'")
+        if part in CACHE_DIRS:
+            raise SubmissionError(f"{where}: entry_point {_show(entry)} points into the cache folder {part}")
+        if part.startswith("."):
+            raise SubmissionError(f"{where}: entry_point {_show(entry)} has the hidden component {_show(part)}")
+        if not PATH_PART_RE.match(part):
+            raise SubmissionError(f"{where}: entry_point {_show(entry)} has the component {_show(part)}, not a plain "
+                                  f"file name (letters, digits, '_', '-', '.')")
+    current = root
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            raise SubmissionError(f"{where}: entry point {PurePosixPath(rel)}: {part} is a symlink")
+    if not current.is_file() or not stat.S_ISREG(current.lstat().st_mode):
+        raise SubmissionError(f"{where}: entry point file {rel} not found (or not a regular file)")
+    if not current.resolve().is_relative_to(root):
+        raise SubmissionError(f"{where}: entry point {rel} resolves outside the folder")
+
+
+def _unknown_fields(where: str, meta: dict[str, Any]) -> None:
     unknown = sorted(set(meta) - set(_SCHEMA))
-    if unknown:
-        raise SubmissionError(f"{where}: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(_SCHEMA)})")
+    if not unknown:
+        return
+    shown = []
+    for key in unknown:
+        near = difflib.get_close_matches(key, list(_SCHEMA), n=1, cutoff=0.6)
+        shown.append(_show(key) + (f" (did you mean '{near[0]}'?)" if near else ""))
+    raise SubmissionError(f"{where}: unknown field(s) {', '.join(shown)} (allowed: {', '.join(_SCHEMA)})")
+
+
+def load_submission(path: str | Path) -> Submission:
+    """Read and validate ``<path>/submission.toml``; errors name the file and the field."""
+    path = Path(path)
+    meta = _read_metadata(path)
+    where = str(path / METADATA)
+    _unknown_fields(where, meta)
     for key, (kind, required) in _SCHEMA.items():
         if key not in meta:
             if required:
@@ -112,41 +277,50 @@ def load_submission(path: str | Path) -> Submission:
         if not isinstance(meta[key], kind):
             raise SubmissionError(f"{where}: '{key}' must be a {kind.__name__}, got {type(meta[key]).__name__}")
     if not NAME_RE.match(meta["name"]):
-        raise SubmissionError(f"{where}: name '{meta['name']}' must match {NAME_RE.pattern}")
+        raise SubmissionError(f"{where}: name {_show(meta['name'])} must match {NAME_RE.pattern}")
     if meta["name"] != path.name:
-        raise SubmissionError(f"{where}: name '{meta['name']}' differs from the folder name '{path.name}'")
+        raise SubmissionError(f"{where}: name '{meta['name']}' differs from the folder name {_show(path.name)}")
+    _check_text(where, "version", meta["version"], TEXT_LIMITS["version"])
+    if not VERSION_RE.match(meta["version"]):
+        raise SubmissionError(f"{where}: version {_show(meta['version'])} is not a version string like '1.0.0'")
     if meta["family"] not in FAMILIES:
-        raise SubmissionError(f"{where}: family '{meta['family']}' is not one of {', '.join(FAMILIES)}")
-    if not meta["authors"] or not all(isinstance(a, str) for a in meta["authors"]):
-        raise SubmissionError(f"{where}: 'authors' must be a non-empty list of strings")
-    seeds = meta.get("seeds", [0, 1, 2])
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        raise SubmissionError(f"{where}: 'seeds' must be a non-empty list of non-negative integers")
-    if not re.match(r"^[\w\-/]+\.py:[A-Za-z_]\w*$", meta["entry_point"]):
-        raise SubmissionError(f"{where}: entry_point '{meta['entry_point']}' must look like 'head.py:Head'")
-    sub = Submission(
-        path=path.resolve(), name=meta["name"], version=meta["version"], family=meta["family"],
-        description=meta["description"], authors=tuple(meta["authors"]), license=meta["license"],
-        entry_point=meta["entry_point"], seeds=tuple(seeds), params=meta.get("params", {}),
-        links={str(k): str(v) for k, v in meta.get("links", {}).items()},
+        raise SubmissionError(f"{where}: family {_show(meta['family'])} is not one of {', '.join(FAMILIES)}")
+    _check_text(where, "description", meta["description"], TEXT_LIMITS["description"])
+    _check_text(where, "license", meta["license"], TEXT_LIMITS["license"])
+    authors = meta["authors"]
+    if not authors or len(authors) > MAX_AUTHORS or not all(isinstance(a, str) for a in authors):
+        raise SubmissionError(f"{where}: 'authors' must be a non-empty list of at most {MAX_AUTHORS} strings")
+    for i, author in enumerate(authors):
+        _check_text(where, f"authors[{i}]", author, TEXT_LIMITS["author"])
+    seeds = _check_seeds(where, meta.get("seeds", [0, 1, 2]))
+    params = meta.get("params", {})
+    _check_param(where, "params", params, 0)
+    links = _check_links(where, meta.get("links", {}))
+    root = path.resolve()
+    _check_entry_point(where, root, meta["entry_point"])
+    return Submission(
+        path=root, name=meta["name"], version=meta["version"], family=meta["family"],
+        description=meta["description"], authors=tuple(authors), license=meta["license"],
+        entry_point=meta["entry_point"], seeds=seeds, params=params, links=links,
     )
-    if not sub.module_file.is_file():
-        raise SubmissionError(f"{where}: entry point file {sub.module_file.name} not found")
-    return sub
 
 
 def import_head_class(sub: Submission) -> type:
-    """Import the entry point's module from its file and return the head class."""
+    """Import the entry point's module from its file (writing no bytecode) and return the head class."""
     module_name = f"rewardheads_submission_{sub.name.replace('-', '_')}"
     spec = importlib.util.spec_from_file_location(module_name, sub.module_file)
     if spec is None or spec.loader is None:
         raise SubmissionError(f"{sub.module_file}: cannot be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    before, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the folder
     try:
         spec.loader.exec_module(module)
     except Exception as err:
-        raise SubmissionError(f"{sub.module_file}: import failed ({type(err).__name__}: {err})") from None
+        text = str(err).splitlines()[0][:300] if str(err) else ""
+        raise SubmissionError(f"{sub.module_file}: import failed ({type(err).__name__}: {text})") from None
+    finally:
+        sys.dont_write_bytecode = before
     cls = getattr(module, sub.class_name, None)
     if cls is None:
         raise SubmissionError(f"{sub.module_file}: no class '{sub.class_name}'")

@@ -1,6 +1,7 @@
 """The bundled baseline submissions (submissions/*/) on a small synthetic preference set.
 
-Every folder with a ``submission.toml`` is imported from its path and built from its
+Every folder with a ``submission.toml`` passes the static checks ``rewardheads validate`` runs,
+is imported from its path the harness's way (no ``__pycache__`` written) and built from its
 ``[params]`` (network widths shrunk so the whole file runs in seconds); each must fit and score
 finite floats, learn the synthetic preference (held-out pairwise accuracy > 0.8, reference
 heads excepted) and give bit-identical scores for the same seed.
@@ -8,10 +9,7 @@ heads excepted) and give bit-identical scores for the same seed.
 
 from __future__ import annotations
 
-import ast
 import functools
-import importlib.util
-import sys
 import tomllib
 from pathlib import Path
 
@@ -21,14 +19,14 @@ import torch
 from scipy.stats import spearmanr
 from threadpoolctl import threadpool_limits
 
+from harness.checks import run_static_checks
 from harness.heads import BaseHead, HeadSkipped, PreferenceData, ScoreBatch
+from harness.submissions import import_head_class, load_submission
 
 ROOT = Path(__file__).resolve().parents[1] / "submissions"
 FOLDERS = sorted(p.parent for p in ROOT.glob("*/submission.toml"))
 NAMES = [p.name for p in FOLDERS]
 ENSEMBLES = [n for n in NAMES if n.startswith("bt_ensemble_")]
-ALLOWED_IMPORTS = {"numpy", "scipy", "sklearn", "torch", "pandas", "harness", "__future__"}
-ALLOWED_STDLIB = {"math", "dataclasses", "typing", "collections", "functools", "itertools"}
 SMALL = {"hidden": [64, 32], "gate_hidden": [64, 64, 64]}  # shrink networks for test speed
 DIM = 32
 
@@ -39,11 +37,8 @@ def meta(name: str) -> dict:
 
 @functools.cache
 def head_class(name: str) -> type:
-    spec = importlib.util.spec_from_file_location(f"baseline_{name}", ROOT / name / "head.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module.Head
+    """The head class, imported the harness's way (from its file, writing no ``__pycache__``)."""
+    return import_head_class(load_submission(ROOT / name))
 
 
 def make_head(name: str, **override) -> BaseHead:
@@ -109,14 +104,9 @@ def pair_accuracy(scores: np.ndarray) -> float:
 def test_folder_follows_the_submission_rules(name):
     info = meta(name)
     assert info["name"] == name and info["entry_point"] == "head.py:Head"
-    assert {p.name for p in (ROOT / name).iterdir() if p.name != "__pycache__"} <= {
-        "submission.toml", "head.py", "README.md"}
-    tree = ast.parse((ROOT / name / "head.py").read_text())
-    imported = {a.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for a in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
-    assert imported <= ALLOWED_IMPORTS | ALLOWED_STDLIB, imported
+    assert {p.name for p in (ROOT / name).iterdir()} <= {"submission.toml", "head.py", "README.md"}
+    _, checks = run_static_checks(ROOT / name)  # the rules `rewardheads validate` applies, no second list
+    assert [c.line() for c in checks if not c.passed] == []
     params = info.get("params", {})
     assert make_head(name, **params).get_params() == params  # hyper-parameters stored unchanged
 
