@@ -20,6 +20,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.heads import HeadSkipped, PreferenceData, ScoreBatch, check_scores
+from harness.probe import repeat_mismatch
 from harness.submissions import Submission, SubmissionError, load_submission, make_head
 
 ALLOWED_PACKAGES = frozenset({"numpy", "scipy", "sklearn", "torch", "pandas", "harness"})
@@ -270,7 +271,7 @@ STATIC_CHECKS: tuple[Callable[[Submission], None], ...] = (check_folder_size, ch
 
 
 # -- dynamic checks (run inside the sandbox on a tiny synthetic set) ---------------------------
-def tiny_set(seed: int = 0, n: int = 240, n_test: int = 60, dim: int = 16) -> tuple[PreferenceData, ScoreBatch]:
+def tiny_set(seed: int = 0, n: int = 240, n_test: int = 300, dim: int = 32) -> tuple[PreferenceData, ScoreBatch]:
     """A small preference set with a learnable direction, prompts, tokens and two rated objectives."""
     rng = np.random.default_rng(seed)
     direction = rng.normal(size=dim)
@@ -296,22 +297,37 @@ def tiny_set(seed: int = 0, n: int = 240, n_test: int = 60, dim: int = 16) -> tu
     return train, batch
 
 
-def _fit_score(sub: Submission, seed: int) -> np.ndarray:
-    train, batch = tiny_set()
-    head = make_head(sub)
-    head.fit(train, seed=seed)
-    raw = head.score(batch)
-    if not isinstance(raw, np.ndarray) or raw.dtype.kind != "f":
-        raise CheckFailed(f"score() must return a float numpy array, got {type(raw).__name__}"
-                          f"{' of ' + str(raw.dtype) if isinstance(raw, np.ndarray) else ''}")
+HeadFactory = Callable[[], object]
+
+
+def _factory(head: Submission | HeadFactory) -> HeadFactory:
+    return (lambda: make_head(head)) if isinstance(head, Submission) else head
+
+
+def _scores(head, batch: ScoreBatch) -> np.ndarray:
     try:
-        return check_scores(raw, len(batch))
+        return check_scores(head.score(batch), len(batch))
     except HarnessError as err:
         raise CheckFailed(str(err)) from None
 
 
-def run_dynamic_checks(sub: Submission, seed: int = 0) -> list[dict]:
-    """Named checks that execute the head; returns ``[{name, passed, message}]``."""
+def _fit_score(make: HeadFactory, seed: int) -> tuple[object, np.ndarray]:
+    train, batch = tiny_set()
+    head = make()
+    head.fit(train, seed=seed)
+    return head, _scores(head, batch)
+
+
+def _rows(batch: ScoreBatch, rows: np.ndarray) -> ScoreBatch:
+    return ScoreBatch(**{k: (v[rows] if isinstance(v, np.ndarray) else v) for k, v in batch.__dict__.items()})
+
+
+def run_dynamic_checks(head: Submission | HeadFactory, seed: int = 0) -> list[dict]:
+    """Named checks that execute the head; returns ``[{name, passed, message}]``.
+
+    ``head`` is a submission (loaded in this process) or a factory of fresh head instances.
+    """
+    make = _factory(head)
     results: list[dict] = []
 
     def record(name: str, fn: Callable[[], str | None]) -> bool:
@@ -329,27 +345,44 @@ def run_dynamic_checks(sub: Submission, seed: int = 0) -> list[dict]:
             results.append({"name": name, "passed": False, "message": f"{type(err).__name__}: {text}".rstrip(": ")})
         return False
 
-    first: dict[str, np.ndarray] = {}
+    first: dict[str, object] = {}
 
     def fit_score() -> None:
-        first["a"] = _fit_score(sub, seed)
+        first["head"], first["scores"] = _fit_score(make, seed)
 
     if not record("check_fit_score", fit_score):
         return results
 
     def deterministic() -> None:
-        again = _fit_score(sub, seed)
-        if not np.array_equal(again, first["a"]):
-            diff = float(np.max(np.abs(again - first["a"])))
+        _, again = _fit_score(make, seed)
+        if not np.array_equal(again, first["scores"]):
+            diff = float(np.max(np.abs(again - first["scores"])))
             raise CheckFailed(f"two fits with seed {seed} gave different scores (max diff {diff:.3g})")
 
     def seeds_may_differ() -> str:
-        other = _fit_score(sub, seed + 1)
-        same = np.array_equal(other, first["a"])
+        _, other = _fit_score(make, seed + 1)
+        same = np.array_equal(other, first["scores"])
         return "scores identical across seeds" if same else "scores differ across seeds"
+
+    def equivariant() -> None:
+        """Rows in another order, or beside other rows, get bit-identical scores (the run checks it too)."""
+        _, batch = tiny_set()
+        fitted, base = first["head"], first["scores"]
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(len(batch))
+        shuffled = np.empty_like(base)
+        shuffled[perm] = _scores(fitted, _rows(batch, perm))
+        kept = rng.permutation(len(batch))[: len(batch) // 2]
+        company = np.concatenate([kept, rng.integers(0, len(batch), len(batch) // 3)])
+        accompanied = _scores(fitted, _rows(batch, company))[: len(kept)]
+        for what, got, want in (("in another order", shuffled, base), ("beside other rows", accompanied, base[kept])):
+            if diff := repeat_mismatch(got, want):
+                raise CheckFailed(f"scores changed when the rows came {what} (by up to {diff:.3g}): score each "
+                                  "row on its own, e.g. with harness.heads.score_rows")
 
     record("check_deterministic", deterministic)
     record("check_seeds_may_differ", seeds_may_differ)
+    record("check_permutation_equivariant", equivariant)
     return results
 
 

@@ -36,7 +36,7 @@ def make_tiny_set(root: Path, *, name: str = "tiny", version: str = "1", n_train
     for item in range(n_items):
         prompt = rng.normal(size=dim)
         for is_chosen in (True, False):
-            response.append(prompt + (0.3 if is_chosen else -0.3) * direction)
+            response.append(prompt + (0.3 if is_chosen else -0.3) * direction + 0.3 * rng.normal(size=dim))
             chosen.append(is_chosen)
             rows.append({"item": item, "id": str(item), "subset": SUBSETS[item % len(SUBSETS)],
                          "prompt_tokens": 5, "response_tokens": int(rng.integers(20, 60) + 30 * is_chosen),
