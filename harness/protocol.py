@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.textsafe import terminal
 
 MAGIC = b"RHW1"
 MAX_HEADER = 64 * 1024
@@ -100,8 +101,8 @@ def frame_limit(expected: dict[str, int]) -> int:
 
 
 def clean_text(value: Any, limit: int = MAX_TEXT) -> str:
-    """A single printable line: control characters become spaces, length is capped."""
-    text = "".join(c if c.isprintable() else " " for c in str(value))
+    """A single printable line: escapes and control characters removed, length capped."""
+    text = "".join(c if c.isprintable() else " " for c in terminal(str(value)))
     return " ".join(text.split())[:limit]
 
 

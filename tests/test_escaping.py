@@ -328,7 +328,7 @@ def test_validate_prints_hostile_check_messages_cleanly(tmp_path, capsys):
     assert main(["validate", str(head), "--isolation", "process"]) == 1
     out = capsys.readouterr().out
     assert not FORBIDDEN.search(out)
-    assert "  FAIL check_fit_score: ValueError: red evil iso  end\n" in out
+    assert "  FAIL check_fit_score: ValueError: red evil iso end\n" in out
 
 
 def test_cite_prints_hostile_metadata_cleanly(results, capsys):
