@@ -135,11 +135,16 @@ def _sandbox_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _seed_list(text: str | None) -> list[int] | None:
+    """``--seeds 5`` is seeds 0..4; ``--seeds 0,7`` (or ``7,``) is exactly those seeds."""
     if text is None:
         return None
-    if "," in text:
-        return [int(s) for s in text.split(",") if s]
-    return list(range(int(text)))
+    try:
+        seeds = [int(s) for s in text.split(",") if s] if "," in text else list(range(int(text)))
+    except ValueError:
+        raise HarnessError(f"--seeds {text!r}: give a count (5) or a comma-separated list (0,1,2)") from None
+    if not seeds or len(seeds) > 10 or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise HarnessError(f"--seeds {text!r}: 1 to 10 distinct non-negative seeds (a count, or a list such as 0,)")
+    return seeds
 
 
 @command("run", "train and score submissions on an embedding set, write results/<name>.json")
