@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import tomllib
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.sandbox import shown_path
 from harness.textsafe import terminal
 
 COMMANDS: dict[str, tuple[str, callable]] = {}
@@ -47,8 +49,9 @@ def _embed_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
-def _build_inputs(args):
-    from harness.embed import BuildConfig, SplitSpec
+def _build_options(args):
+    """The recipe's options and splits, overridden by the flags given: ``(options, specs)``."""
+    from harness.embed import SplitSpec
 
     recipe = tomllib.loads(args.recipe.read_text()) if args.recipe else {}
     specs = [
@@ -62,10 +65,18 @@ def _build_inputs(args):
                 "device", "max_length", "batch_tokens", "store_dtype"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
+    if "version" in options:
+        options["version"] = str(options["version"])
+    return options, specs
+
+
+def _build_inputs(args):
+    from harness.embed import BuildConfig
+
+    options, specs = _build_options(args)
     for key in ("name", "version", "model"):
         if key not in options:
             raise HarnessError(f"embed: --{key} is required (or set it in the recipe)")
-    options["version"] = str(options["version"])
     return BuildConfig(**options), specs
 
 
@@ -75,7 +86,8 @@ def cmd_embed(args) -> int:
 
     config, specs = _build_inputs(args)
     shard = parse_shard(args.shard)
-    path = build(config, specs, args.out, shard=shard, progress=not args.no_progress, keep_work=args.keep_work)
+    path = build(config, specs, args.out, shard=shard, progress=not args.no_progress, keep_work=args.keep_work,
+                 log=lambda line: print(line, flush=True))
     if path is None:
         print(f"shard {shard[0]}/{shard[1]} done; run `rewardheads merge` with the same options when all are")
     else:
@@ -86,16 +98,22 @@ def cmd_embed(args) -> int:
 cmd_embed.add_arguments = _embed_arguments
 
 
-@command("merge", "assemble the shards of a sharded `embed` into the set")
+@command("merge", "assemble the shards of a sharded `embed` into the set (no model needed)")
 def cmd_merge(args) -> int:
-    from harness.embed import Builder, load_model, plan_build
+    import shutil
 
-    config, specs = _build_inputs(args)
-    tokenizer, model, info = load_model(config)
-    plan = plan_build(config, specs, tokenizer, info)
-    builder = Builder(plan, Path(args.out) / f"{config.name}-{config.version}.partial")
-    builder.prepare()
-    print(f"wrote {builder.merge(Path(args.out))}")
+    from harness.embed import merge_work
+
+    options, specs = _build_options(args)
+    for key in ("name", "version"):
+        if key not in options:
+            raise HarnessError(f"merge: --{key} is required (or set it in the recipe)")
+    work = Path(args.out) / f"{options['name']}-{options['version']}.partial"
+    expect = {**options, **({"splits": [s.split for s in specs]} if specs else {})}
+    path = merge_work(work, args.out, expect=expect)
+    if not args.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {path}")
     return 0
 
 
@@ -150,24 +168,64 @@ def _seed_list(text: str | None) -> list[int] | None:
 @command("run", "train and score submissions on an embedding set, write results/<name>.json")
 def cmd_run(args) -> int:
     from harness.embedset import EmbeddingSet, resolve_set
-    from harness.paths import repo_path
+    from harness.paths import WORKSPACE, project_path
     from harness.runner import Runner, RunOptions
-    from harness.submissions import discover
+    from harness.submissions import discover, parse_grid, parse_param
 
-    paths = [p for target in (args.paths or [repo_path("submissions")]) for p in discover(target)]
+    paths = [p for target in (args.paths or [project_path("submissions")]) for p in discover(target)]
     if not paths:
         raise HarnessError(f"no submission folders (with submission.toml) in {', '.join(map(str, args.paths))}")
+    variants = [{**dict(parse_param(p) for p in args.param), **combo} for combo in parse_grid(args.grid)]
+    if args.shard is not None:
+        from harness.shards import parse_shard, select_share
+
+        shard = parse_shard(args.shard)
+        paths = select_share(paths, shard)
+        print(f"shard {shard[0]}/{shard[1]}: {len(paths)} submission(s) in this share")
+        if not paths:
+            return 0
     emb_set = EmbeddingSet.open(resolve_set(args.set))
-    options = RunOptions(results=args.results, seeds=_seed_list(args.seeds), jobs=args.jobs,
+    results = args.results or project_path(WORKSPACE, "results")
+    options = RunOptions(results=results, seeds=_seed_list(args.seeds), jobs=args.jobs or os.cpu_count() or 1,
                          force=args.force, isolation=args.isolation, limits=_limits(args),
-                         n_boot=args.n_boot, progress=not args.no_progress,
+                         n_boot=args.n_boot, progress=not args.no_progress, verbose=args.verbose,
                          command="rewardheads " + shlex.join(args.argv))
-    runner = Runner(emb_set, options)
-    print(terminal(f"set {emb_set.ref} ({emb_set.manifest_sha256[:12]}), {len(paths)} "
-                   f"submission(s), {runner.sandbox.describe()}"))
-    records = runner.run(paths)
+    runner = Runner(emb_set, options, log=lambda line: print(terminal(line), flush=True))
+    print(terminal(f"set {emb_set.ref} ({emb_set.manifest_sha256[:12]}), {len(paths)} submission(s)"
+                   f"{f' x {len(variants)} variants' if len(variants) > 1 else ''}, {options.jobs} job(s) at a time, "
+                   f"{runner.sandbox.describe()}; results in {shown_path(results)}"), flush=True)
+    records = runner.run(paths, variants, on_record=lambda rec, jobs: print(head_report(rec, jobs), flush=True))
     print(summary_table(records))
+    if not args.no_site:
+        from harness.leaderboard import render_site
+
+        site = render_site(results, results.parent / "site", warn=lambda _: None)
+        print(f"leaderboard: {shown_path(site)}")
+    published = project_path("results")
+    if results.resolve() != published.resolve() and published.is_dir():
+        from harness.reproduce import compare_to_published
+
+        print(compare_to_published(records, results, published))
     return 1 if any(r["status"] == "failed" for r in records) else 0
+
+
+def head_report(record: dict, jobs: list) -> str:
+    """The lines ``run`` prints as a head finishes: its score, or its error with its own traceback and output."""
+    name = terminal(record["submission"]["name"])
+    if record["status"] == "ok":
+        o = record["overall"]
+        ci = o.get("ci95") or [None, None]
+        fit = (record.get("cost") or {}).get("fit_s")
+        return (f"ok      {name}: overall {100 * o['mean']:.1f}"
+                + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci[0] is not None else "")
+                + (f", fit {fit:.2f} s" if fit is not None else "") + f", {len(record['seeds'])} seed(s)")
+    lines = [f"{record['status']:7s} {name}: {terminal(record.get('error') or '')}"]
+    job = next((j for j in jobs if j.status != "ok"), None)
+    if job is not None and job.traceback:
+        lines += ["  traceback (the head's own frames):"] + ["  " + line for line in job.traceback.splitlines()]
+    if job is not None and job.output_tail.strip():
+        lines += ["  last output:"] + ["    " + line for line in job.output_tail.splitlines()[-10:]]
+    return "\n".join(lines)
 
 
 def summary_table(records: list[dict]) -> str:
@@ -203,10 +261,20 @@ def _run_arguments(p):
     p.add_argument("paths", nargs="*", type=Path, help="submission folders (default: submissions/)")
     p.add_argument("--set", help="set folder or NAME@VERSION (default: the bundled mini@1)")
     p.add_argument("--seeds", help="N (seeds 0..N-1) or a list 0,1,2 (default: the submission's own)")
-    p.add_argument("--jobs", type=int, default=1, help="sandboxed processes in parallel")
-    p.add_argument("--results", type=Path, default=Path("results"), help="where result records go")
+    p.add_argument("--jobs", type=int, default=None, help="sandboxed processes in parallel (default: all cores)")
+    p.add_argument("--results", type=Path, default=None,
+                   help="where result records go (default: the project's workspace/results; "
+                        "results/ holds the published board)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a [params] value (TOML syntax), recorded as the variant NAME@KEY=VALUE")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="run one variant per value (several --grid: every combination)")
+    p.add_argument("--verbose", action="store_true", help="stream each head's own output as it prints")
+    p.add_argument("--no-site", action="store_true", help="do not render the leaderboard at the end")
     p.add_argument("--force", action="store_true", help="rerun even if the inputs are unchanged")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
+    p.add_argument("--shard", help="k/n: run this share of the submissions (or 'auto' under a Slurm array or "
+                   "with REWARDHEADS_SHARD=k/n); gather the shards' --results folders with `collect`")
     p.add_argument("--no-progress", action="store_true")
     _sandbox_arguments(p)
 
@@ -309,7 +377,7 @@ def cmd_cite(args) -> int:
 def _cite_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("submissions", nargs="*", metavar="SUBMISSION",
                    help="cite the result in RESULTS/SUBMISSION.json too (or a .json path)")
-    p.add_argument("--results", type=Path, default=Path("results"), help="folder of result records")
+    p.add_argument("--results", type=Path, default=None, help="folder of result records (default: results/)")
     p.add_argument("--set", help="set folder or NAME@VERSION the benchmark entry is pinned to "
                    "(default: the first result's set, else the bundled set)")
 
@@ -329,13 +397,30 @@ def cmd_new(args) -> int:
 
 def _new_arguments(p):
     p.add_argument("name", help="submission name (lower case, digits, _ or -)")
-    p.add_argument("--root", type=Path, default=Path("submissions"), help="where to create it")
+    p.add_argument("--root", type=Path, default=None, help="where to create it (default: the project's submissions/)")
 
 
 cmd_new.add_arguments = _new_arguments
 
 
 # -- leaderboard -------------------------------------------------------------------------------
+@command("collect", "gather the result folders of sharded runs (`run --shard`) into one")
+def cmd_collect(args) -> int:
+    from harness.shards import collect
+
+    names = collect(args.folders, args.out)
+    print(f"collected {len(names)} record(s) from {len(args.folders)} folder(s) into {args.out}")
+    return 0
+
+
+def _collect_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folders", nargs="+", type=Path, help="the --results folders of the shards")
+    p.add_argument("--out", type=Path, default=Path("results"), help="folder that receives the records")
+
+
+cmd_collect.add_arguments = _collect_arguments
+
+
 @command("leaderboard", "render the static leaderboard site (or a Markdown table) from results")
 def cmd_leaderboard(args) -> int:
     from harness.leaderboard import render_markdown, timed_render, update_readme
@@ -356,8 +441,9 @@ def cmd_leaderboard(args) -> int:
 
 
 def _leaderboard_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", type=Path, default=Path("results"), help="folder of result records")
-    p.add_argument("--out", type=Path, default=Path("leaderboard/site"),
+    p.add_argument("--results", type=Path, default=None,
+                   help="folder of result records (default: the project's results/, the published board)")
+    p.add_argument("--out", type=Path, default=None,
                    help="folder for the static site (html format)")
     p.add_argument("--format", choices=["html", "md"], default="html",
                    help="html: write the site (default); md: print the Markdown table")
@@ -375,11 +461,11 @@ cmd_leaderboard.add_arguments = _leaderboard_arguments
 @command("study", "reproducible studies; `study ensembles`: do ensembles beat a single head?")
 def cmd_study(args) -> int:
     from harness.embedset import EmbeddingSet, resolve_set
-    from harness.paths import repo_path
+    from harness.paths import project_path
     from harness.study import run_ensemble_study
 
     emb_set = EmbeddingSet.open(resolve_set(args.set))
-    path = run_ensemble_study(emb_set, repo_path("submissions"), args.out, args.results,
+    path = run_ensemble_study(emb_set, project_path("submissions"), args.out, args.results,
                               seeds=_seed_list(args.seeds), jobs=args.jobs, force=args.force,
                               command="rewardheads " + shlex.join(args.argv))
     print(f"wrote {path}")
@@ -400,10 +486,31 @@ cmd_study.add_arguments = _study_arguments
 
 
 # -- entry point -------------------------------------------------------------------------------
+#: Path options whose default is a folder of the project (found like git finds a repository).
+PROJECT_DEFAULTS = {
+    ("cite", "results"): ("results",),
+    ("new", "root"): ("submissions",),
+    ("leaderboard", "results"): ("results",),
+    ("leaderboard", "out"): ("leaderboard", "site"),
+}
+
+
+def _project_defaults(args) -> None:
+    from harness.paths import project_path, set_project
+
+    set_project(args.project)
+    for (name, attr), parts in PROJECT_DEFAULTS.items():
+        if args.command == name and getattr(args, attr, None) is None:
+            setattr(args, attr, project_path(*parts))
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered sub-command."""
     parser = argparse.ArgumentParser(prog="rewardheads", description=__doc__)
     parser.add_argument("--version", action="version", version=f"rewardheads {__version__}")
+    parser.add_argument("--project", type=Path, default=None,
+                        help="the project folder (default: the nearest folder at or above here holding "
+                             "submissions/, else the installed checkout)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, fn) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -422,10 +529,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
+        _project_defaults(args)
         return args.func(args)
     except HarnessError as err:
         print(f"rewardheads {args.command}: error: {terminal(err)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `rewardheads ... | head`: the reader left; end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(f"rewardheads {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -116,7 +116,7 @@ class EmbeddingSet:
     @classmethod
     def open(cls, path: str | os.PathLike) -> EmbeddingSet:
         """Open a set folder, checking the manifest and every file's size, shape and dtype."""
-        path = Path(path)
+        path = Path(path).absolute()  # the sandbox binds it by path, whatever the current folder
         if not path.is_dir():
             raise EmbeddingSetError(f"{path}: no such embedding-set folder")
         manifest_path = path / MANIFEST
@@ -362,7 +362,7 @@ def resolve_set(ref: str | os.PathLike | None, search: list[Path] | None = None)
         return default_set_path()
     candidate = Path(ref)
     if candidate.is_dir():
-        return candidate
+        return candidate.absolute()
     ref = str(ref)
     if "@" in ref:
         name, version = ref.split("@", 1)

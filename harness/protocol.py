@@ -29,6 +29,7 @@ MAGIC = b"RHW1"
 MAX_HEADER = 64 * 1024
 MAX_TEXT = 500
 MAX_CHECKS = 32
+MAX_TRACE_LINES = 60
 MAX_PARAMS = 10**12
 PHASES = ("load", "import", "fit", "score", "check", "done")
 TIME_KEYS = ("import_s", "load_s", "fit_s", "score_s")
@@ -85,6 +86,7 @@ class WorkerReport:
     params: int | None = None
     checks: tuple[CheckOutcome, ...] = ()
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    traceback: str = ""  # the head's traceback, its own frames in full (failed reports)
 
 
 def encode_report(header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> bytes:
@@ -106,6 +108,11 @@ def clean_text(value: Any, limit: int = MAX_TEXT) -> str:
     return " ".join(text.split())[:limit]
 
 
+def clean_line(value: Any, limit: int = 300) -> str:
+    """Like :func:`clean_text` but keeps the line's indentation (tracebacks, output)."""
+    return "".join(c if c.isprintable() else " " for c in terminal(str(value)))[:limit].rstrip()
+
+
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ProtocolError(f"{what} is not a finite number")
@@ -125,7 +132,7 @@ def decode_report(data: bytes, expected: dict[str, int]) -> WorkerReport:
         raise ProtocolError("report header is not valid JSON") from None
     if not isinstance(header, dict):
         raise ProtocolError("report header is not a JSON object")
-    unknown = set(header) - {"status", "phase", "error", "times", "params", "checks", "arrays"}
+    unknown = set(header) - {"status", "phase", "error", "times", "params", "checks", "arrays", "traceback"}
     if unknown:
         raise ProtocolError(f"report header has unknown keys {sorted(unknown)[:3]}")
     status, phase = header.get("status"), header.get("phase")
@@ -134,6 +141,10 @@ def decode_report(data: bytes, expected: dict[str, int]) -> WorkerReport:
     error = header.get("error")
     if error is not None and not isinstance(error, str):
         raise ProtocolError("report error is not a string")
+    trace = header.get("traceback", "")
+    if not isinstance(trace, str):
+        raise ProtocolError("report traceback is not a string")
+    trace = "\n".join(clean_line(line) for line in trace.splitlines()[-MAX_TRACE_LINES:])
     times_in = header.get("times", {})
     if not isinstance(times_in, dict) or set(times_in) - set(TIME_KEYS):
         raise ProtocolError("report times are malformed")
@@ -169,4 +180,4 @@ def decode_report(data: bytes, expected: dict[str, int]) -> WorkerReport:
     if offset != len(data):
         raise ProtocolError(f"{len(data) - offset} unexpected bytes after the report")
     return WorkerReport(status=status, phase=phase, error=clean_text(error) if error is not None else None,
-                        times=times, params=params, checks=tuple(checks), arrays=arrays)
+                        times=times, params=params, checks=tuple(checks), arrays=arrays, traceback=trace)

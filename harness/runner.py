@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from harness.protocol import clean_text
 from harness.results import SCHEMA_VERSION, read_record, write_record
 from harness.sandbox import JobResult, Limits, Sandbox, job_payload
 from harness.scoring import bootstrap_credit, item_credit, mean_credit, score_credit, seed_summary
-from harness.submissions import Submission
+from harness.submissions import Submission, SubmissionError, check_placeholders
 
 PRIMARY_SUITE = "rewardbench-v1"
 TEST_ARRAYS = ("response", "prompt", "response_tokens", "prompt_tokens")
@@ -149,6 +150,7 @@ class RunOptions:
     limits: Limits = field(default_factory=Limits)
     n_boot: int = 1000
     progress: bool = True
+    verbose: bool = False  # stream each head's output as it prints
     command: str = ""
 
 
@@ -172,69 +174,125 @@ class Runner:
             "command": self.opt.command or f"rewardheads run {sub.path if sub else name}",
         }
 
-    def _up_to_date(self, path: Path, base: dict[str, Any]) -> bool:
-        if self.opt.force or not path.is_file():
+    def _up_to_date(self, old: dict[str, Any] | None, base: dict[str, Any]) -> bool:
+        if self.opt.force or old is None:
             return False
-        try:
-            old = read_record(path)
-        except HarnessError:
-            return False
-        return (old.get("status") == "ok" and old["submission"].get("sha256") == base["submission"].get("sha256")
+        same = ("sha256", "params")
+        return (old.get("status") == "ok" and all(old["submission"].get(k) == base["submission"].get(k) for k in same)
                 and old["set"]["manifest_sha256"] == base["set"]["manifest_sha256"]
                 and old["seeds"] == base["seeds"] and old["harness"] == base["harness"])
 
-    def run(self, paths: list[Path]) -> list[dict[str, Any]]:
-        """Run every submission folder; one failing (or hostile) never stops or alters the others."""
+    def _previous(self, name: str) -> dict[str, Any] | None:
+        path = self.opt.results / f"{name}.json"
+        if not path.is_file():
+            return None
+        try:
+            return read_record(path)
+        except HarnessError:
+            return None
+
+    def plan(self, paths: list[Path], variants: list[dict[str, Any]] = ({},)) -> tuple[list, list]:
+        """Static checks and up-to-date checks: ``(finished records, [(submission, base record, seeds)])``."""
+        records, planned = [], []
+        for path in paths:
+            folder, checks = run_static_checks(path)
+            failed = [c for c in checks if not c.passed]
+            for overrides in variants:
+                sub = folder
+                try:
+                    sub = folder.variant(overrides) if folder else None
+                except SubmissionError as err:
+                    failed = [CheckResult("check_metadata", False, str(err))]
+                seeds = self.opt.seeds if self.opt.seeds is not None else list(sub.seeds if sub else [0])
+                name = sub.name if sub else path.name
+                base = self.record_base(sub, name, seeds)
+                if failed:
+                    records.append(self._finish(name, {**base, "status": "failed", "error": _first(failed)}))
+                    self.log(f"{name}: failed: {_first(failed)}")
+                    continue
+                old = self._previous(sub.name)
+                if (old and old["submission"].get("version") == sub.version
+                        and old["submission"].get("params") != base["submission"]["params"]):
+                    self.log(f"warning: {sub.name}: [params] differ from the recorded run's but the version is "
+                             f"still {sub.version}; bump `version` in submission.toml so the results can be told apart")
+                if self._up_to_date(old, base):
+                    self.log(f"{sub.name}: up to date (same submission, params, set, seeds, harness); "
+                             "--force to rerun")
+                    records.append(old)
+                    continue
+                planned.append((sub, base, seeds))
+        return records, planned
+
+    def run(self, paths: list[Path], variants: list[dict[str, Any]] = ({},),
+            on_record=None) -> list[dict[str, Any]]:
+        """Run every submission folder (and variant); one failing (or hostile) never stops or alters the others.
+
+        ``on_record(record, results)`` is called as soon as a submission's last seed is scored, in
+        the order they finish; ``results`` are its jobs' :class:`JobResult` (output tails, reports).
+        """
         from tqdm import tqdm
 
         self.set.verify()
         train = [self.set.path / s for s in self.set.train_splits()]
         roots = {p.resolve().parent for p in paths}
         protected = [self.set.path.resolve(), self.opt.results.resolve(), *roots]
-        records: list[dict[str, Any]] = []
-        planned: list[tuple[Submission, dict[str, Any], list[int]]] = []
-        for path in paths:
-            sub, checks = run_static_checks(path)
-            failed = [c for c in checks if not c.passed]
-            seeds = self.opt.seeds if self.opt.seeds is not None else list(sub.seeds if sub else [0])
-            base = self.record_base(sub, path.name, seeds)
-            if failed:
-                records.append(self._finish(path.name, {**base, "status": "failed", "error": _first(failed)}))
-                continue
-            if self._up_to_date(self.opt.results / f"{sub.name}.json", base):
-                self.log(f"{sub.name}: up to date (same submission, set, seeds, harness); --force to rerun")
-                records.append(read_record(self.opt.results / f"{sub.name}.json"))
-                continue
-            planned.append((sub, base, seeds))
+        records, planned = self.plan(paths, list(variants))
         if not planned:
             return records
         matrix = ScoringMatrix.of(self.set)
         arrays = matrix.arrays()
-        jobs = [(sub, seed) for sub, _, seeds in planned for seed in seeds]
+        jobs = [(k, sub, seed) for k, (sub, _, seeds) in enumerate(planned) for seed in seeds]
         bar = tqdm(total=len(jobs), desc="fit+score", unit="job", disable=not self.opt.progress)
+        running: dict[int, str] = {}
+        lock = threading.Lock()
 
-        def work(index: int) -> tuple[int, tuple[ScoreCalls, JobResult]]:
-            sub, seed = jobs[index]
+        def show() -> None:
+            names = ", ".join(running.values())
+            bar.set_postfix_str(f"running: {names}" if names else "", refresh=True)
+
+        def work(index: int) -> tuple[int, tuple[ScoreCalls | None, JobResult]]:
+            _, sub, seed = jobs[index]
+            with lock:
+                running[index] = f"{sub.name} seed {seed}"
+                show()
             try:
                 outcome = self.run_job(sub, seed, train, arrays, protected)
             except HarnessError as err:  # e.g. a bind that would expose the set: this job fails, not the run
                 outcome = (None, JobResult("failed", str(err), self.sandbox.isolation, 0.0))
-            bar.update()
-            bar.set_postfix_str(f"{sub.name} seed {seed}: {outcome[1].status}")
+            with lock:
+                running.pop(index, None)
+                bar.update()
+                show()
             return index, outcome
 
+        outcomes: dict[int, tuple] = {}
+        left = {k: len(seeds) for k, (_, _, seeds) in enumerate(planned)}
+        finished: dict[int, dict[str, Any]] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.opt.jobs)) as pool:
-            outcomes = dict(pool.map(work, range(len(jobs))))
+            for future in as_completed([pool.submit(work, i) for i in range(len(jobs))]):
+                index, outcome = future.result()
+                outcomes[index] = outcome
+                k = jobs[index][0]
+                left[k] -= 1
+                if left[k]:
+                    continue
+                sub, base, seeds = planned[k]
+                results = [outcomes[i] for i, job in enumerate(jobs) if job[0] == k]
+                try:
+                    record = self._score(base, seeds, results, matrix)
+                except Exception as err:  # noqa: BLE001 - never lose the other heads' results to one record
+                    record = {**base, "status": "failed", "error": f"scoring failed: {type(err).__name__}: "
+                              f"{clean_text(err, 300)}"}
+                finished[k] = self._finish(sub.name, record)
+                if on_record is None and record["status"] != "ok":
+                    self.log(f"{sub.name}: {record['status']}: {record.get('error')}")
+                elif on_record is not None:
+                    with lock:
+                        bar.clear()
+                        on_record(finished[k], [r for _, r in results])
+                        bar.refresh()
         bar.close()
-        for sub, base, seeds in planned:
-            results = [outcomes[i] for i, (s, _) in enumerate(jobs) if s is sub]
-            try:
-                record = self._score(base, seeds, results, matrix)
-            except Exception as err:  # noqa: BLE001 - never lose the other heads' results to one record
-                record = {**base, "status": "failed", "error": f"scoring failed: {type(err).__name__}: "
-                          f"{clean_text(err, 300)}"}
-            records.append(self._finish(sub.name, record))
-        return records
+        return records + [finished[k] for k in range(len(planned))]
 
     def run_job(self, sub: Submission, seed: int, train: list[Path], arrays: dict[str, np.ndarray],
                 protected: list[Path]) -> tuple[ScoreCalls, JobResult]:
@@ -246,8 +304,13 @@ class Runner:
             os.chmod(folder, 0o755)  # the worker may read it as its own uid
             calls.write(folder, arrays, rng)
             job = job_payload(sub, "run", seed, head_dependencies(sub), calls=list(CALLS))
+            echo = None
+            if self.opt.verbose:
+                from tqdm import tqdm
+
+                echo = lambda line: tqdm.write(f"  [{sub.name} seed {seed}] {line}")  # noqa: E731
             result = self.sandbox.run(job, submission=sub.path, train=train, inputs=folder, expect=calls.sizes,
-                                      protected=[p for p in protected if p != sub.path])
+                                      protected=[p for p in protected if p != sub.path], echo=echo)
         return calls, result
 
     def _score(self, base: dict[str, Any], seeds: list[int], results: list[tuple[ScoreCalls, JobResult]],
@@ -292,14 +355,18 @@ class Runner:
 
     def _finish(self, name: str, record: dict[str, Any]) -> dict[str, Any]:
         write_record(self.opt.results / f"{name}.json", record)
-        if record["status"] != "ok":
-            self.log(f"{name}: {record['status']}: {record.get('error')}")
         return record
 
 
 def validate(path: Path, sandbox: Sandbox, seed: int = 0) -> list[CheckResult]:
     """Static checks, then the dynamic checks inside the sandbox on a tiny set."""
     sub, results = run_static_checks(path)
+    if sub is not None:
+        try:
+            check_placeholders(sub)
+            results.insert(1, CheckResult("check_filled_in", True))
+        except SubmissionError as err:
+            results.insert(1, CheckResult("check_filled_in", False, str(err)))
     if sub is None or not all(r.passed for r in results):
         return results
     try:

@@ -40,7 +40,7 @@ from typing import Any
 
 import harness
 from harness.errors import HarnessError
-from harness.protocol import Job, ProtocolError, WorkerReport, clean_text, decode_report, frame_limit
+from harness.protocol import Job, ProtocolError, WorkerReport, clean_line, clean_text, decode_report, frame_limit
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS")
@@ -78,6 +78,10 @@ class JobResult:
     peak_rss_mb: float = 0.0
     report: WorkerReport | None = None
     output_tail: str = ""
+
+    @property
+    def traceback(self) -> str:
+        return self.report.traceback if self.report else ""
 
     @property
     def arrays(self) -> dict:
@@ -193,18 +197,21 @@ class Sandbox:
 
     # -- public --------------------------------------------------------------------------------
     def run(self, job: Job, *, submission: Path, train: list[Path] = (), inputs: Path | None = None,
-            expect: dict[str, int] | None = None, protected: list[Path] = ()) -> JobResult:
+            expect: dict[str, int] | None = None, protected: list[Path] = (), echo=None) -> JobResult:
         """Run ``job`` for the submission folder; never raises for a head's fault.
 
         ``expect`` maps each score array the report must carry to its length; ``protected``
-        lists host folders (the set, results, other submissions) no bind may expose.
+        lists host folders (the set, results, other submissions) no bind may expose; ``echo``,
+        if given, receives each line the head prints (cleaned) as it is printed.
         """
         expect = expect or {}
         uid = _UIDS.take() if _is_root() else None
         try:
             with tempfile.TemporaryDirectory(prefix="rewardheads-job-") as tmp:
                 host = Path(tmp)
-                return self._run(job, host, uid, submission, list(train), inputs, expect, list(protected))
+                result = self._run(job, host, uid, submission, list(train), inputs, expect, list(protected), echo)
+                return _map_paths(result, "/submission" if self.isolation == "bwrap" else str(submission),
+                                  submission)
         finally:
             if uid is not None:
                 _kill_uid(uid)
@@ -219,7 +226,7 @@ class Sandbox:
 
     # -- internals -----------------------------------------------------------------------------
     def _run(self, job: Job, host: Path, uid: int | None, submission: Path, train: list[Path],
-             inputs: Path | None, expect: dict[str, int], protected: list[Path]) -> JobResult:
+             inputs: Path | None, expect: dict[str, int], protected: list[Path], echo) -> JobResult:
         read_fd, write_fd = os.pipe()
         try:
             if self.isolation == "bwrap":
@@ -255,7 +262,7 @@ class Sandbox:
             )
         finally:
             os.close(write_fd)
-        return self._collect(proc, read_fd, expect, uid)
+        return self._collect(proc, read_fd, expect, uid, echo)
 
     def _env(self, scratch: str) -> dict[str, str]:
         env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C.UTF-8",
@@ -298,10 +305,11 @@ class Sandbox:
             argv += ["--setenv", key, value]
         return argv
 
-    def _collect(self, proc: subprocess.Popen, read_fd: int, expect: dict[str, int], uid: int | None) -> JobResult:
+    def _collect(self, proc: subprocess.Popen, read_fd: int, expect: dict[str, int], uid: int | None,
+                 echo=None) -> JobResult:
         limits = self.limits
         start = time.perf_counter()
-        output = _Drain(proc.stdout, limits.output_kb * 1024, on_overflow=lambda: _kill_group(proc))
+        output = _Drain(proc.stdout, limits.output_kb * 1024, on_overflow=lambda: _kill_group(proc), echo=echo)
         report = _Drain(os.fdopen(read_fd, "rb", buffering=0), frame_limit(expect),
                         on_overflow=lambda: _kill_group(proc))
         output.start()
@@ -351,7 +359,29 @@ class Sandbox:
 
 def clean_tail(text: str, lines: int = 20) -> str:
     """The last lines of a head's output, each made a printable line."""
-    return "\n".join(clean_text(line, 300) for line in text.splitlines()[-lines:])
+    return "\n".join(clean_line(line) for line in text.splitlines()[-lines:])
+
+
+def shown_path(path: Path) -> str:
+    """A host path as a user reads it: relative to the current folder when it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _map_paths(result: JobResult, inside: str, host: Path) -> JobResult:
+    """Name the head's files by their real paths, not the sandbox's (``/submission/head.py``)."""
+    real = shown_path(host)
+
+    def fix(text: str | None) -> str | None:
+        return text.replace(inside + "/", real + "/") if text else text
+
+    result.error = fix(result.error)
+    result.output_tail = fix(result.output_tail) or ""
+    if result.report is not None:
+        result.report = replace(result.report, error=fix(result.report.error), traceback=fix(result.report.traceback))
+    return result
 
 
 def _refuse_exposure(binds: list[str], protected: list[Path]) -> None:
@@ -386,14 +416,22 @@ def _wait4(proc: subprocess.Popen, timeout: float | None):
 class _Drain(threading.Thread):
     """Reads a pipe to its end, keeping at most ``cap`` bytes; past the cap it kills the job."""
 
-    def __init__(self, stream, cap: int, on_overflow):
+    def __init__(self, stream, cap: int, on_overflow, echo=None):
         super().__init__(daemon=True)
-        self.stream, self.cap, self.on_overflow = stream, cap, on_overflow
-        self.overflow, self._chunks, self._size, self._tail = False, [], 0, b""
+        self.stream, self.cap, self.on_overflow, self.echo = stream, cap, on_overflow, echo
+        self.overflow, self._chunks, self._size, self._tail, self._partial = False, [], 0, b"", b""
+
+    def _echo(self, chunk: bytes) -> None:
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        for line in lines:
+            self.echo(clean_line(line.decode(errors="replace")))
 
     def run(self) -> None:
         try:
-            while chunk := self.stream.read(65536):
+            read = getattr(self.stream, "read1", self.stream.read)  # whatever is there, without waiting for more
+            while chunk := read(65536):
+                if self.echo is not None and not self.overflow:
+                    self._echo(chunk)
                 self._size += len(chunk)
                 self._tail = (self._tail + chunk)[-8192:]
                 if self._size > self.cap:

@@ -6,6 +6,12 @@ from pathlib import Path
 
 from harness.submissions import NAME_RE, SubmissionError
 
+#: (field, placeholder text, what to do): ``rewardheads validate`` refuses a folder still holding one.
+PLACEHOLDERS = (
+    ("description", "One sentence: what the head does", "write one sentence on what your head does"),
+    ("authors", "Your Name", "list the authors' names"),
+)
+
 TOML = '''name = "{name}"
 version = "0.1.0"
 family = "bradley-terry"   # one of: {families}
@@ -36,6 +42,8 @@ library; seed everything from ``seed`` so the same seed gives bit-identical scor
 
 import numpy as np
 
+from harness.heads import score_rows
+
 
 class Head:
     def __init__(self, l2: float = 1e-3, steps: int = 200, lr: float = 0.1):
@@ -57,8 +65,8 @@ class Head:
         self.w_ = w / self.scale_
 
     def score(self, batch) -> np.ndarray:
-        """One reward per response row."""
-        return batch.response.astype(np.float64) @ self.w_
+        """One reward per response row, each row on its own (fixed blocks: bit-reproducible)."""
+        return score_rows(lambda part: part.response.astype(np.float64) @ self.w_, batch)
 
     def n_params(self) -> int:
         return int(self.w_.size)

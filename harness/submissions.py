@@ -17,7 +17,7 @@ import re
 import stat
 import sys
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,6 +62,34 @@ class Submission:
     seeds: tuple[int, ...]
     params: dict[str, Any] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)  # a variant's params on top of the folder's
+
+    @property
+    def base_name(self) -> str:
+        """The folder's name (a variant's ``name`` adds its overrides)."""
+        return self.name.split("@", 1)[0]
+
+    @property
+    def module_name(self) -> str:
+        """The name its entry point is imported under (one per variant, a valid identifier)."""
+        return "rewardheads_submission_" + re.sub(r"\W", "_", self.name)
+
+    def variant(self, overrides: dict[str, Any]) -> Submission:
+        """This submission with ``overrides`` on its ``[params]``, named ``name@k=v,...``.
+
+        Values follow the ``[params]`` rules; the folder (and its content hash) is unchanged, so
+        a variant's record says exactly what was run without editing any file.
+        """
+        if not overrides:
+            return self
+        where = f"{self.path / METADATA} (--param)"
+        for key, value in overrides.items():
+            _check_key(where, "params", key)
+            _check_param(where, f"params.{key}", value, 1)
+        merged = {**self.overrides, **overrides}
+        label = ",".join(f"{k}={_param_text(v)}" for k, v in sorted(merged.items()))
+        return replace(self, name=f"{self.base_name}@{label}", params={**self.params, **overrides},
+                       overrides=merged)
 
     @property
     def module_file(self) -> Path:
@@ -105,6 +133,7 @@ class Submission:
             "name": self.name, "version": self.version, "sha256": self.sha256, "family": self.family,
             "description": self.description, "authors": list(self.authors), "license": self.license,
             "links": dict(self.links), "params": dict(self.params), "entry_point": self.entry_point,
+            **({"variant_of": self.base_name, "overrides": dict(self.overrides)} if self.overrides else {}),
         }
 
 
@@ -305,9 +334,54 @@ def load_submission(path: str | Path) -> Submission:
     )
 
 
+def _param_text(value: Any) -> str:
+    """A parameter value as it is written on the command line (``0.1``, ``true``, ``[1, 2]``)."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` from the command line; the value is read as TOML (``0.1``, ``true``, ``[1, 2]``,
+    ``"text"``), and a bare word that is not TOML is a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise SubmissionError(f"--param {text!r}: expected KEY=VALUE, e.g. C=0.1")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def parse_grid(texts: list[str]) -> list[dict[str, Any]]:
+    """``--grid KEY=V1,V2`` options as the list of their combinations (a cartesian product)."""
+    import itertools
+
+    axes = []
+    for text in texts:
+        key, sep, raw = text.partition("=")
+        if not sep or not key or not raw:
+            raise SubmissionError(f"--grid {text!r}: expected KEY=V1,V2,..., e.g. C=0.01,0.1,1")
+        axes.append([(key.strip(), parse_param(f"{key}={v}")[1]) for v in raw.split(",")])
+    return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+
+
+def check_placeholders(sub: Submission) -> None:
+    """Refuse the scaffold's placeholder texts: they would go onto the leaderboard as they are."""
+    from harness.scaffold import PLACEHOLDERS
+
+    where = sub.path / METADATA
+    for field_name, placeholder, hint in PLACEHOLDERS:
+        value = getattr(sub, field_name)
+        values = value if isinstance(value, tuple) else (value,)
+        if any(placeholder in v for v in values):
+            raise SubmissionError(f"{where}: '{field_name}' still holds the scaffold's placeholder; {hint}")
+
+
 def import_head_class(sub: Submission) -> type:
     """Import the entry point's module from its file (writing no bytecode) and return the head class."""
-    module_name = f"rewardheads_submission_{sub.name.replace('-', '_')}"
+    module_name = sub.module_name
     spec = importlib.util.spec_from_file_location(module_name, sub.module_file)
     if spec is None or spec.loader is None:
         raise SubmissionError(f"{sub.module_file}: cannot be imported")

@@ -259,7 +259,7 @@ def _make_head(job, finder: _SourceFinder):
     from harness.submissions import Submission, SubmissionError
 
     sub = Submission(**{**job.submission, "path": Path(job.submission["path"])})
-    module_name = f"rewardheads_submission_{sub.name.replace('-', '_')}"
+    module_name = sub.module_name
     entry = Path(sub.entry_point.split(":")[0]).with_suffix("")
     finder.sources[module_name] = finder.sources[".".join(entry.parts)]
     module = importlib.import_module(module_name)
@@ -276,15 +276,50 @@ def _make_head(job, finder: _SourceFinder):
     return sub, head
 
 
-def _error_line(err: BaseException, phase: str, violation: str | None) -> str:
+CUDA_HINT = "heads run on the CPU: drop .cuda() / .to('cuda') / device='cuda'"
+
+
+def _is_theirs(filename: str, folder: str) -> bool:
+    return filename == folder or filename.startswith(folder.rstrip("/") + "/")
+
+
+def _error_line(err: BaseException, phase: str, violation: str | None, folder: str) -> str:
+    """``fit raised ValueError: ... at <folder>/head.py:12``: the deepest frame in the head's own files."""
     if violation:
         return f"sandbox violation in {phase}: {violation}"
     tb = traceback.extract_tb(err.__traceback__)
-    where = next((f"{Path(f.filename).name}:{f.lineno}" for f in reversed(tb)
-                  if "harness" not in Path(f.filename).parts), "")
+    where = next((f"{f.filename}:{f.lineno}" for f in reversed(tb) if _is_theirs(f.filename, folder)), "")
     message = str(err).splitlines()[0] if str(err) else ""
-    return f"{phase} raised {type(err).__name__}{': ' + message[:300] if message else ''}" + (
+    line = f"{phase} raised {type(err).__name__}{': ' + message[:300] if message else ''}" + (
         f" at {where}" if where else "")
+    if "cuda" in message.lower() or "nvidia" in message.lower():
+        line += f" ({CUDA_HINT})"
+    return line
+
+
+def _traceback(err: BaseException, folder: str, limit: int = 40) -> str:
+    """The traceback with the head's own frames in full and library frames folded into one line each run."""
+    lines, folded = [], []
+
+    def fold() -> None:
+        if folded:
+            where = sorted({Path(f).parent.name or f for f in folded})
+            lines.append(f"  ... {len(folded)} frame(s) in {', '.join(where[:3])}")
+            folded.clear()
+
+    for frame in traceback.extract_tb(err.__traceback__):
+        if "/harness/" in frame.filename and not _is_theirs(frame.filename, folder):
+            continue  # the worker's own frames say nothing about the head
+        if _is_theirs(frame.filename, folder):
+            fold()
+            lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
+            if frame.line:
+                lines.append(f"    {frame.line}")
+        else:
+            folded.append(frame.filename)
+    fold()
+    lines += traceback.format_exception_only(type(err), err)[-1:]
+    return "\n".join(line.rstrip("\n") for line in lines[-limit:])
 
 
 def main(job_file: str) -> int:
@@ -347,7 +382,9 @@ def main(job_file: str) -> int:
         elif report["phase"] == "check":
             report["error"] = f"invalid output: {str(err)[:300]}"
         else:
-            report["error"] = _error_line(err, report["phase"], violation())
+            report["error"] = _error_line(err, report["phase"], violation(), job.submission["path"])
+            if not violation():
+                report["traceback"] = _traceback(err, job.submission["path"])
     else:
         report["phase"] = "done"
     try:
