@@ -530,7 +530,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         _project_defaults(args)
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+        return code
     except HarnessError as err:
         print(f"rewardheads {args.command}: error: {terminal(err)}", file=sys.stderr)
         return 2
