@@ -24,6 +24,7 @@ itself and bounds whatever the worker reports by them.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import functools
 import os
 import resource
@@ -158,20 +159,36 @@ def _preexec(limits: Limits, nproc: int, pdeathsig: bool):
 
 
 class _UidPool:
-    """Hands out one uid per concurrently running job (root only), so jobs never share a uid."""
+    """Hands out one uid per running job (root only), so no two jobs share a uid, even across
+    harness processes on one host: each uid is held by an exclusive lock file while its job runs."""
 
-    def __init__(self) -> None:
-        self._lock, self._used = threading.Lock(), set()
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or Path("/run" if os.path.isdir("/run") else "/tmp") / "rewardheads-uids"
+        self._held: dict[int, int] = {}
+        self._lock = threading.Lock()
 
     def take(self) -> int:
+        self.folder.mkdir(mode=0o700, exist_ok=True)
         with self._lock:
-            slot = next(i for i in range(10_000) if i not in self._used)
-            self._used.add(slot)
-            return FIRST_JOB_UID + slot
+            for slot in range(10_000):
+                uid = FIRST_JOB_UID + slot
+                if uid in self._held:
+                    continue
+                fd = os.open(self.folder / f"{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    continue
+                self._held[uid] = fd
+                return uid
+        raise HarnessError("no free sandbox uid (10,000 jobs running?)")
 
     def give(self, uid: int) -> None:
         with self._lock:
-            self._used.discard(uid - FIRST_JOB_UID)
+            fd = self._held.pop(uid, None)
+        if fd is not None:
+            os.close(fd)  # closing releases the lock
 
 
 _UIDS = _UidPool()

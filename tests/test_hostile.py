@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 import threading
 from pathlib import Path
 
@@ -73,14 +74,25 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _workers_alive() -> list[str]:
+@pytest.fixture(autouse=True)
+def own_tempdir(tmp_path, monkeypatch):
+    """Job folders of this test under its own tmp_path, so its processes are told apart from others'."""
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _workers_alive(folder: Path | None = None) -> list[str]:
+    """Processes still running whose command line names one of this test's job folders."""
+    marker = os.fsencode(str(folder or tempfile.gettempdir()))
     alive = []
     for pid in os.listdir("/proc"):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"harness.worker" in cmd and b"pytest" not in cmd:
+        if marker in cmd and pid != str(os.getpid()):
             alive.append(pid)
     return alive
 
@@ -273,3 +285,14 @@ def test_score_calls_hide_the_order_and_mix_clean_with_perturbed(tiny_set, tmp_p
         assert 0.3 < clean.mean() < 0.7  # a call mixes clean and perturbed rows
     assert not (tmp_path / "calls" / "a" / "labels.parquet").exists()
     shutil.rmtree(tmp_path / "calls")
+
+
+def test_concurrent_harnesses_never_share_a_job_uid(tmp_path):
+    """Two runners on one host (e.g. CI shards) each hold their jobs' uids by lock, so neither kills the other's."""
+    from harness.sandbox import _UidPool
+
+    first, second = _UidPool(tmp_path), _UidPool(tmp_path)
+    a, b = first.take(), second.take()
+    assert a != b
+    first.give(a)
+    assert second.take() == a
