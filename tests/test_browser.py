@@ -158,6 +158,103 @@ def test_submission_page_and_screenshots(driver, site):
     assert severe(driver) == []
 
 
+# At phone width: the page's and each table's overflow, the board's scroll hint, the plots.
+PHONE_JS = """
+const frames = Array.from(document.querySelectorAll('.table-frame'));
+const hint = f => f.querySelector('.scroll-hint');
+const shown = el => el && el.getBoundingClientRect().height > 0 && getComputedStyle(el).display !== 'none';
+const texts = Array.from(document.querySelectorAll('figure svg text')).filter(shown);
+return {
+  page: [document.documentElement.scrollWidth, window.innerWidth],
+  tables: frames.map(f => {
+    const w = f.querySelector('.table-wrap');
+    return {overflow: w.scrollWidth - w.clientWidth, classes: f.className,
+            hint: getComputedStyle(hint(f)).opacity,
+            hintRight: hint(f).getBoundingClientRect().right,
+            shadow: getComputedStyle(f, '::after').opacity};
+  }),
+  layouts: Array.from(document.querySelectorAll('figure svg')).map(svg =>
+    [shown(svg.querySelector('.svg-wide')), shown(svg.querySelector('.svg-narrow'))]),
+  texts: texts.length,
+  minText: Math.min(...texts.map(t => t.getBoundingClientRect().height)),
+};
+"""
+
+
+def phone_screenshot(drv, path) -> None:
+    """The whole page at phone width, then back to an 812 px-high window."""
+    height = drv.execute_script("return document.documentElement.scrollHeight")
+    drv.set_window_size(375, min(int(height) + 100, 8000))
+    drv.save_screenshot(str(path))
+    drv.set_window_size(375, 812)
+    assert path.stat().st_size > 10_000
+
+
+def wait_for(drv, script, *args):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(drv, 3, poll_frequency=0.05).until(lambda d: d.execute_script(script, *args))
+
+
+def test_phone_width_hint_no_page_overflow_legible_plots(driver, site, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver.get(site["index"].as_uri())
+    desk = driver.execute_script(PHONE_JS)
+    assert [(t["overflow"], t["classes"], t["hint"]) for t in desk["tables"]] == [
+        (0, "table-frame", "0")] * 2  # desktop: the boards fit, no hint
+    assert desk["layouts"] == [[True, False]] * 4  # desktop keeps its drawings
+    assert desk["minText"] >= 10
+    driver.set_window_size(375, 812)
+    try:
+        driver.get(site["index"].as_uri())
+        wait_for(driver, "return getComputedStyle(document.querySelector('.scroll-hint'))"
+                         ".opacity === '1'")
+        phone = driver.execute_script(PHONE_JS)
+        phone_screenshot(driver, tmp_path / "leaderboard-index-375.png")
+        page_width, viewport = phone["page"]
+        assert viewport == 375 and page_width <= viewport  # nothing scrolls the whole page
+        assert len(phone["tables"]) == 2
+        for table in phone["tables"]:  # both boards are wider than a phone: hint and shadow
+            assert table["overflow"] > 300, table
+            assert table["classes"].split() == ["table-frame", "more-right"], table
+            assert table["hint"] == "1" and table["shadow"] == "1", table
+            assert table["hintRight"] <= viewport
+        assert phone["layouts"] == [[False, True]] * 4  # the phone drawings
+        assert phone["texts"] > 50 and phone["minText"] >= 9, phone["minText"]
+
+        table = mini_table(driver)  # scrolling hides the hint and shows the left shadow
+        frame = table.find_element(By.XPATH, "ancestor::div[contains(@class,'table-frame')]")
+        driver.execute_script("arguments[0].parentNode.scrollLeft = 120", table)
+        wait_for(driver, "return getComputedStyle(arguments[0].querySelector('.scroll-hint'))"
+                         ".opacity === '0'", frame)
+        assert set(frame.get_attribute("class").split()) == {"table-frame", "more-left",
+                                                             "more-right"}
+        driver.execute_script("arguments[0].scrollIntoView()", table)
+        driver.save_screenshot(str(tmp_path / "leaderboard-index-375-scrolled.png"))
+        driver.execute_script("arguments[0].parentNode.scrollLeft = 1e6", table)
+        wait_for(driver, "return arguments[0].className.split(' ').sort().join() === "
+                         "'more-left,table-frame'", frame)  # at the end: no right shadow
+
+        header = table.find_element(By.CSS_SELECTOR, 'th[data-key="fit"] button')
+        header.click()  # sorting still works from the scrolled table
+        fits = [float(v) for _, v in driver.execute_script(ROWS_JS, table, "fit")]
+        assert fits == sorted(fits)
+
+        table.find_element(By.LINK_TEXT, "armo_gate").click()
+        assert driver.current_url.endswith("/submissions/armo_gate.html")
+        wait_for(driver, "return Array.from(document.querySelectorAll('.scroll-hint'))"
+                         ".every(h => getComputedStyle(h).opacity === '1')")
+        detail = driver.execute_script(PHONE_JS)
+        assert detail["page"][0] <= detail["page"][1] == 375
+        # section scores and per-subset tables (three seed columns) overflow, hinted
+        assert [(t["overflow"] > 0, t["hint"]) for t in detail["tables"]] == [(True, "1")] * 2
+        phone_screenshot(driver, tmp_path / "leaderboard-detail-375.png")
+        assert severe(driver) == []
+    finally:
+        driver.set_window_size(1360, 900)
+
+
 def test_require_tool_skips_locally_and_fails_in_ci(monkeypatch):
     monkeypatch.delenv(REQUIRE_ENV, raising=False)
     with pytest.raises(pytest.skip.Exception, match="apt-get install nothing"):

@@ -155,6 +155,30 @@
     apply();
   }
 
+  /* tables wider than the screen: edge shadows and a "scroll →" hint (see style.css) */
+  Array.prototype.forEach.call(document.querySelectorAll(".table-wrap"), function (wrap) {
+    var frame = document.createElement("div");
+    frame.className = "table-frame";
+    wrap.parentNode.insertBefore(frame, wrap);
+    frame.appendChild(wrap);
+    var hint = document.createElement("span");
+    hint.className = "scroll-hint";
+    hint.setAttribute("aria-hidden", "true");
+    hint.textContent = "scroll \u2192";
+    frame.appendChild(hint);
+    function update() {
+      var max = wrap.scrollWidth - wrap.clientWidth;
+      frame.classList.toggle("more-left", max > 1 && wrap.scrollLeft > 1);
+      frame.classList.toggle("more-right", max > 1 && wrap.scrollLeft < max - 1);
+    }
+    wrap.addEventListener("scroll", update, { passive: true });
+    window.addEventListener("resize", update);
+    if (window.ResizeObserver) {  /* filtering and sorting can change the table's width */
+      new ResizeObserver(update).observe(wrap.querySelector("table") || wrap);
+    }
+    update();
+  });
+
   /* copy buttons (BibTeX, command) */
   Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (btn) {
     var label = btn.textContent;
