@@ -301,9 +301,16 @@ def _traceback(err: BaseException, folder: str, limit: int = 40) -> str:
     """The traceback with the head's own frames in full and library frames folded into one line each run."""
     lines, folded = [], []
 
+    def package(filename: str) -> str:
+        parts = Path(filename).parts
+        if "site-packages" in parts:
+            inside = parts[parts.index("site-packages") + 1:-1]
+            return "/".join(inside[:2]) or Path(filename).name
+        return Path(filename).parent.name or filename
+
     def fold() -> None:
         if folded:
-            where = sorted({Path(f).parent.name or f for f in folded})
+            where = sorted({package(f) for f in folded})
             lines.append(f"  ... {len(folded)} frame(s) in {', '.join(where[:3])}")
             folded.clear()
 

@@ -112,6 +112,18 @@ def test_folder_follows_the_submission_rules(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_passes_every_conformance_check(name):
+    """The checks `rewardheads validate` runs (scikit-learn's check_estimator style), on every shipped head."""
+    from harness.checks import run_dynamic_checks
+
+    with threadpool_limits(1):
+        results = run_dynamic_checks(lambda: make_head(name), seed=0)
+    failed = [r for r in results if not r["passed"]]
+    assert not failed, failed
+    assert {r["name"] for r in results} >= {"check_fit_score", "check_deterministic", "check_permutation_equivariant"}
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_fit_score_gives_one_finite_float_per_row(name):
     scores = fitted_scores(name)
     assert isinstance(scores, np.ndarray) and scores.dtype == np.float64
@@ -121,13 +133,6 @@ def test_fit_score_gives_one_finite_float_per_row(name):
 @pytest.mark.parametrize("name", [n for n in NAMES if meta(n)["family"] != "reference"])
 def test_learned_heads_rank_held_out_pairs(name):
     assert pair_accuracy(fitted_scores(name)) > 0.8
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_same_seed_gives_bit_identical_scores(name):
-    again = make_head(name)
-    again.fit(TRAIN, seed=0)
-    np.testing.assert_array_equal(again.score(BATCH), fitted_scores(name))
 
 
 def test_reference_heads():

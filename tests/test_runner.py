@@ -64,8 +64,13 @@ def test_rerun_skips_unchanged_unless_forced(tiny, tmp_path, capsys):
     assert run_cli(*args) == 0
     assert "up to date" in capsys.readouterr().out
     assert (tmp_path / "good_linear.json").read_text() == first
+    stale = json.loads(first)
+    stale["created"] = "2000-01-01T00:00:00+00:00"  # a marker only a rerun replaces
+    (tmp_path / "good_linear.json").write_text(json.dumps(stale))
+    assert run_cli(*args) == 0
+    assert json.loads((tmp_path / "good_linear.json").read_text())["created"].startswith("2000-")
     assert run_cli(*args, "--force") == 0
-    assert json.loads((tmp_path / "good_linear.json").read_text())["created"] >= json.loads(first)["created"]
+    assert not json.loads((tmp_path / "good_linear.json").read_text())["created"].startswith("2000-")
 
 
 def test_a_failing_head_does_not_stop_the_others(tiny, tmp_path, capsys):
