@@ -10,6 +10,8 @@ Fixtures (see each docstring):
 - ``tiny_bert``         (session) a 2-layer, 32-wide ``BertModel`` + ``[CLS]/[SEP]`` tokenizer
 - ``make_set``          factory: a synthetic embedding set written by ``SetWriter`` in ``tmp_path``
 - ``synthetic_set``     one such set (6 test items, 12 training pairs, d=8, float32)
+- ``tiny_set``          (module) ``tests/tinyset.py``'s RewardBench-like set, opened
+- ``isolation``         each sandbox level in turn: "bwrap" (required in CI) and "process"
 
 The writers behind them live in ``tests/fixtures_data.py`` (importable as ``fixtures_data``).
 """
@@ -87,3 +89,22 @@ def make_set(tmp_path):
 def synthetic_set(make_set) -> Path:
     """A small synthetic set ``tiny-1`` (rewardbench test split + ``train/synthetic`` pairs)."""
     return make_set()
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    """A small RewardBench-like set with a learnable direction (``tests/tinyset.py``), opened."""
+    from harness.embedset import EmbeddingSet
+    from tests.tinyset import make_tiny_set
+
+    return EmbeddingSet.open(make_tiny_set(tmp_path_factory.mktemp("sets")))
+
+
+@pytest.fixture(params=["bwrap", "process"])
+def isolation(request):
+    """Each isolation level; bubblewrap's tests fail instead of skipping where CI requires it."""
+    if request.param == "bwrap":
+        from tests.systools import require_bwrap
+
+        require_bwrap()
+    return request.param

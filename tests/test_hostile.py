@@ -31,7 +31,6 @@ from harness.sandbox import Limits, Sandbox, job_payload
 from harness.submissions import load_submission, make_head
 from harness.worker import load_call
 from tests.systools import require_bwrap
-from tests.tinyset import make_tiny_set
 
 HERE = Path(__file__).parent / "submissions"
 LIMITS = Limits(memory_mb=3000, cpu_s=20, wall_s=20, processes=48, tmpfs_mb=64, shm_mb=4)
@@ -39,10 +38,10 @@ SECRET = "REWARDHEADS_TEST_SECRET"
 
 # hostile head -> words its one-line failure must contain, per isolation level
 HOSTILE = {
-    "forges_report": {"any": ("invalid report",)},
-    "floods_report": {"any": ("more than a report",)},
-    "huge_params": {"any": ("n_params() returned",)},
-    "negative_params": {"any": ("n_params() returned",)},
+    "abuses_report_pipe": {"any": ("invalid report",)},  # a forged report
+    "abuses_report_pipe@mode=flood": {"any": ("more than a report",)},
+    "lies_about_params": {"any": ("n_params() returned a 401-digit number",)},
+    "lies_about_params@claim=-1": {"any": ("n_params() returned -1",)},
     "returns_list": {"any": ("numpy array",)},
     "thread_bomb": {"any": ("started",)},
     "fills_disk": {"any": ("wrote outside",)},  # the audit hook stops it; test_bubblewrap_alone_holds: the tmpfs
@@ -50,18 +49,6 @@ HOSTILE = {
     "plants_result": {"any": ("wrote outside",)},
     "lingers": {"any": ("forked", "os.fork")},
 }
-
-
-@pytest.fixture(scope="module")
-def tiny_set(tmp_path_factory):
-    return EmbeddingSet.open(make_tiny_set(tmp_path_factory.mktemp("sets")))
-
-
-@pytest.fixture(params=["bwrap", "process"])
-def isolation(request):
-    if request.param == "bwrap":
-        require_bwrap()
-    return request.param
 
 
 @pytest.fixture
@@ -151,8 +138,11 @@ def test_hostile_heads_beside_an_honest_one(tiny_set, tmp_path, isolation, secre
     repo_results = Path(harness.__file__).parent.parent / "results"
     before_repo_results = _snapshot(repo_results) if repo_results.is_dir() else {}
     memoriser = _write_memoriser(tmp_path / "subs" / "memorises_test", tiny_set)
-    paths = [HERE / "good_linear", HERE / "order_oracle", memoriser, *(HERE / name for name in HOSTILE)]
+    folders = sorted({name.split("@")[0] for name in HOSTILE})
+    paths = [HERE / "good_linear", HERE / "order_oracle", memoriser, *(HERE / name for name in folders)]
     records = {r["submission"]["name"]: r for r in runner.run(paths)}
+    for folder, variant in (("abuses_report_pipe", {"mode": "flood"}), ("lies_about_params", {"claim": "-1"})):
+        records.update({r["submission"]["name"]: r for r in runner.run([HERE / folder], [variant])})
 
     good = records["good_linear"]
     assert good["status"] == "ok" and good["overall"]["mean"] > 0.9, good

@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from harness.embedset import EmbeddingSet
 from harness.runner import Runner, RunOptions
 from harness.sandbox import Limits, Sandbox
 from tests.systools import require_bwrap
-from tests.tinyset import make_tiny_set
 
 HERE = Path(__file__).parent / "submissions"
 LIMITS = Limits(memory_mb=3000, cpu_s=8, wall_s=8)
@@ -31,18 +28,6 @@ HOSTILE = {
     "prints_megabytes": ("output limit",),
     "alters_harness": ("wrote outside", "read-only"),
 }
-
-
-@pytest.fixture(scope="module")
-def tiny_set(tmp_path_factory):
-    return EmbeddingSet.open(make_tiny_set(tmp_path_factory.mktemp("sets")))
-
-
-@pytest.fixture(params=["bwrap", "process"])
-def isolation(request):
-    if request.param == "bwrap":
-        require_bwrap()
-    return request.param
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
