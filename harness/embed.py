@@ -5,6 +5,17 @@ tokenized), then embedded in chunks that are written atomically to a work folder
 interrupted build resumes where it stopped and ``--shard k/n`` lets n processes (GPUs, nodes,
 a Slurm array) share the work. ``merge`` assembles the chunks into an :class:`EmbeddingSet`.
 
+The work folder ``<out>/<name>-<version>.partial/`` holds, besides the chunks:
+
+* ``plan.json``: the plan without its token ids (options, model, per-split records, and per text
+  its split, record, response, prompt length and token count), written by whichever process
+  comes first; every other process checks its fingerprint against its own plan;
+* ``shardKKKofNNN.json``: written by shard k when its last chunk is done, with the SHA-256 of
+  each of its chunks and the timings of its last run.
+
+That is all :func:`merge_work` reads: merging needs neither the model nor the data files, nor
+``torch`` (a login node can do it). Processes share nothing but the folder: no process group.
+
 Pooling: the hidden state at the last non-pad token of the chosen layer (right padding, so
 a text's embedding does not depend on what it is batched with). With a causal model, the
 prompt-only embedding is the hidden state at the prompt's last token in the same forward
@@ -16,8 +27,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +42,17 @@ import pandas as pd
 from harness.data import Record, decontaminate, get_loader, load_records, normalise_prompt
 from harness.embedset import RATING_PREFIX, SetWriter
 from harness.errors import HarnessError
-from harness.fileio import atomic_write, atomic_write_json, sha256_bytes, sha256_file
+from harness.fileio import atomic_write, atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from harness.shards import parse_shard
+
+__all__ = ["BuildConfig", "Builder", "EmbedError", "Plan", "SplitSpec", "build", "merge_work", "parse_shard"]
+
+PLAN_FILE = "plan.json"
+PLAN_FORMAT = 2
+CHUNK_RE = re.compile(r"shard(\d+)of(\d+)-chunk(\d+)\.npz")
+KILL_AFTER_ENV = "REWARDHEADS_EMBED_KILL_AFTER"
+"""Test hook: ``N`` (or ``N@K``: only in shard K) makes the builder SIGKILL itself right after
+its N-th finished chunk of this run, the way a preempted job dies."""
 
 FALLBACK_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n\n{% endfor %}"
@@ -185,9 +209,17 @@ def tokenize_pair(tokenizer, messages, response) -> tuple[list[int], int]:
 # ----------------------------------------------------------------------------------------------
 # Planning
 # ----------------------------------------------------------------------------------------------
+TEXT_COLUMNS = {"split": "text_split", "record": "text_record", "response": "text_response",
+                "prompt_len": "prompt_len", "length": "lengths"}
+
+
 @dataclass
 class Plan:
-    """The texts to embed, tokenized, with enough metadata to assemble every split."""
+    """The texts to embed, tokenized, with enough metadata to assemble every split.
+
+    A plan read back from a work folder (:meth:`read`) has no token ids (``ids is None``):
+    it can merge chunks, not embed them.
+    """
 
     config: BuildConfig
     model_info: dict[str, Any]
@@ -195,26 +227,53 @@ class Plan:
     text_split: np.ndarray  # per text: split index
     text_record: np.ndarray  # record index within the split
     text_response: np.ndarray  # response index within the record
-    ids: list[list[int]]  # full token ids (untruncated)
-    prompt_len: np.ndarray
-
-    @property
-    def fingerprint(self) -> str:
-        """Identity of the work: data, model and the options that change chunk contents.
-
-        Where a shard runs (``device``) is left out, so shards on different GPUs share one folder.
-        """
-        config = {k: v for k, v in asdict(self.config).items() if k != "device"}
-        digest = hashlib.sha256()
-        digest.update(json.dumps([config, self.model_info, self.splits], sort_keys=True).encode())
-        for seq in self.ids:
-            digest.update(np.asarray(seq, np.int64).tobytes())
-        return digest.hexdigest()
+    prompt_len: np.ndarray  # tokens of the prompt part
+    lengths: np.ndarray  # tokens of prompt + response (untruncated)
+    fingerprint: str  # identity of the work: see :func:`plan_fingerprint`
+    ids: list[list[int]] | None = None  # full token ids (untruncated)
 
     def order(self) -> np.ndarray:
         """Texts sorted longest first (stable), the order in which batches are formed."""
-        lengths = np.minimum([len(s) for s in self.ids], self.config.max_length)
+        lengths = np.minimum(self.lengths, self.config.max_length)
         return np.argsort(-lengths, kind="stable")
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``plan.json`` holds: everything but the token ids."""
+        return {"format": PLAN_FORMAT, "fingerprint": self.fingerprint, "config": asdict(self.config),
+                "model": self.model_info, "splits": self.splits,
+                "texts": {key: getattr(self, attr).tolist() for key, attr in TEXT_COLUMNS.items()}}
+
+    @classmethod
+    def read(cls, work_dir: Path) -> Plan:
+        """The plan a work folder's ``plan.json`` holds (without token ids)."""
+        path = Path(work_dir) / PLAN_FILE
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise EmbedError(f"{work_dir}: no {PLAN_FILE}; not the work folder of a build (run `rewardheads "
+                             "embed` first, with the same --out, --name and --version)") from None
+        except (OSError, ValueError) as err:
+            raise EmbedError(f"{path}: cannot read ({err})") from None
+        if data.get("format") != PLAN_FORMAT:
+            raise EmbedError(f"{path}: written by another harness version (format {data.get('format')}, "
+                             f"this one reads {PLAN_FORMAT}); rerun the build")
+        texts = {attr: np.asarray(data["texts"][key], np.int64) for key, attr in TEXT_COLUMNS.items()}
+        return cls(BuildConfig(**data["config"]), data["model"], data["splits"], fingerprint=data["fingerprint"],
+                   **texts)
+
+
+def plan_fingerprint(config: BuildConfig, model_info: dict[str, Any], splits: list[dict[str, Any]],
+                     ids: list[list[int]]) -> str:
+    """Identity of the work: data, model and the options that change chunk contents.
+
+    Where a shard runs (``device``) is left out, so shards on different GPUs share one folder.
+    """
+    options = {k: v for k, v in asdict(config).items() if k != "device"}
+    digest = hashlib.sha256()
+    digest.update(json.dumps([options, model_info, splits], sort_keys=True).encode())
+    for seq in ids:
+        digest.update(np.asarray(seq, np.int64).tobytes())
+    return digest.hexdigest()
 
 
 def plan_build(config: BuildConfig, specs: list[SplitSpec], tokenizer, model_info, progress: bool = True) -> Plan:
@@ -260,8 +319,9 @@ def plan_build(config: BuildConfig, specs: list[SplitSpec], tokenizer, model_inf
                 t_resp.append(resp_index)
                 ids.append(full)
                 plen.append(p)
-    return Plan(config, model_info, splits, np.array(t_split), np.array(t_rec), np.array(t_resp), ids,
-                np.array(plen))
+    return Plan(config, model_info, splits, np.array(t_split, np.int64), np.array(t_rec, np.int64),
+                np.array(t_resp, np.int64), np.array(plen, np.int64), np.array([len(s) for s in ids], np.int64),
+                plan_fingerprint(config, model_info, splits, ids), ids)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -323,26 +383,40 @@ def embed_texts(model, tokenizer, seqs: list[list[int]], prompt_pos: list[int], 
 
 
 class Builder:
-    """Runs a plan's share of chunks into ``work_dir`` and merges finished work into a set."""
+    """Runs a plan's share of chunks into ``work_dir`` and merges finished work into a set.
 
-    def __init__(self, plan: Plan, work_dir: Path, model=None, tokenizer=None):
+    ``device`` is where this process embeds (default: the plan's); under torchrun each local
+    rank has its own GPU while the plan, and so the work folder, stays the same for all.
+    """
+
+    def __init__(self, plan: Plan, work_dir: Path, model=None, tokenizer=None, device: str | None = None):
         self.plan, self.work_dir, self.model, self.tokenizer = plan, Path(work_dir), model, tokenizer
+        self.device = device or plan.config.device
 
     def prepare(self) -> None:
-        """Create the work folder, or check that an existing one belongs to this very plan."""
+        """Create the work folder, or check that an existing one belongs to this very plan.
+
+        Several processes may start at once: each writes the (identical) plan atomically.
+        """
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        stamp = self.work_dir / "plan.json"
-        fingerprint = self.plan.fingerprint
+        stamp = self.work_dir / PLAN_FILE
         if stamp.exists():
-            previous = json.loads(stamp.read_text()).get("fingerprint")
-            if previous != fingerprint:
+            try:
+                previous = json.loads(stamp.read_text()).get("fingerprint")
+            except ValueError:
+                previous = None
+            if previous != self.plan.fingerprint:
                 raise EmbedError(
                     f"{self.work_dir}: holds chunks of a different build (model, data or options "
                     "changed); remove it to start over"
                 )
         else:
-            atomic_write_json(stamp, {"fingerprint": fingerprint, "config": asdict(self.plan.config),
-                                      "model": self.plan.model_info})
+            text = json.dumps(self.plan.to_json(), sort_keys=True, separators=(",", ":"))
+            atomic_write_bytes(stamp, text.encode() + b"\n")
+
+    def shard_manifest(self, shard: int, num_shards: int) -> Path:
+        """The file shard ``shard`` of ``num_shards`` writes when all its chunks are done."""
+        return self.work_dir / f"shard{shard:03d}of{num_shards:03d}.json"
 
     def chunks(self, shard: int, num_shards: int) -> list[tuple[Path, np.ndarray]]:
         """This shard's chunks: (file, text indices). Chunks are cut from the length order the
@@ -357,22 +431,37 @@ class Builder:
         ]
 
     def run(self, shard: int = 0, num_shards: int = 1, progress: bool = True) -> dict[str, float]:
-        """Embed every unfinished chunk of this shard; returns tokens, seconds, tokens/s."""
+        """Embed every unfinished chunk of this shard, then write its shard manifest.
+
+        Returns tokens, seconds and tokens/s of this run, chunks embedded and chunks found done.
+        """
         from tqdm import tqdm
 
         self.prepare()
         cfg = self.plan.config
-        todo = [(f, idx) for f, idx in self.chunks(shard, num_shards) if not f.exists()]
-        total = sum(min(len(self.plan.ids[i]), cfg.max_length) for _, idx in todo for i in idx)
+        mine = self.chunks(shard, num_shards)
+        todo = [(f, idx) for f, idx in mine if not f.exists()]
+        lengths = np.minimum(self.plan.lengths, cfg.max_length)
+        total = int(sum(lengths[idx].sum() for _, idx in todo))
         bar = tqdm(total=total, unit="tok", unit_scale=True, desc=f"embed shard {shard}/{num_shards}",
                    disable=not progress, smoothing=0.1)
+        kill_after = _kill_after(shard)
         start, done = time.perf_counter(), 0
-        for file, idx in todo:
+        for count, (file, idx) in enumerate(todo, 1):
             self._run_chunk(file, idx, bar)
-            done += sum(min(len(self.plan.ids[i]), cfg.max_length) for i in idx)
+            done += int(lengths[idx].sum())
+            if count == kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
         bar.close()
         seconds = time.perf_counter() - start
-        return {"tokens": done, "seconds": seconds, "tokens_per_s": done / seconds if seconds else 0.0}
+        stats = {"tokens": done, "seconds": seconds, "tokens_per_s": done / seconds if seconds else 0.0,
+                 "chunks": len(todo), "resumed_chunks": len(mine) - len(todo)}
+        atomic_write_json(self.shard_manifest(shard, num_shards), {
+            "format": PLAN_FORMAT, "fingerprint": self.plan.fingerprint, "shard": shard, "num_shards": num_shards,
+            "chunks": {f.name: sha256_file(f) for f, _ in mine}, "texts": int(sum(len(idx) for _, idx in mine)),
+            "device": self.device, "last_run": {k: round(v, 3) for k, v in stats.items()},
+        })
+        return stats
 
     def _run_chunk(self, file: Path, idx: np.ndarray, bar) -> None:
         cfg = self.plan.config
@@ -387,7 +476,7 @@ class Builder:
         lengths = np.array([len(s) for s in seqs])
         for batch in make_batches(lengths, cfg.batch_tokens, cfg.max_batch):
             f, p = embed_texts(self.model, self.tokenizer, [seqs[b] for b in batch], [pos[b] for b in batch],
-                               layer=cfg.layer, causal=self.plan.model_info["causal"], device=cfg.device)
+                               layer=cfg.layer, causal=self.plan.model_info["causal"], device=self.device)
             full[batch], prompt[batch] = f, p
             bar.update(int(lengths[batch].sum()))
             bar.set_postfix(tok_s=f"{bar.format_dict['rate'] or 0:.0f}")
@@ -395,31 +484,94 @@ class Builder:
                                                  prompt_intact=np.array(intact)))
 
     def merge(self, out_root: Path) -> Path:
-        """Assemble all shards' chunks into the set folder (atomically)."""
-        n = len(self.plan.ids)
-        full = prompt = None
-        intact = np.zeros(n, bool)
-        seen = np.zeros(n, np.int64)
-        for file in sorted(self.work_dir.glob("shard*-chunk*.npz")):
-            with np.load(file) as z:
-                idx = z["index"]
-                if full is None:
-                    full = np.empty((n, z["full"].shape[1]), np.float32)
-                    prompt = np.empty_like(full)
-                full[idx], prompt[idx], intact[idx] = z["full"], z["prompt"], z["prompt_intact"]
-                seen[idx] += 1
-        if full is None or (seen != 1).any():
-            missing, twice = int((seen == 0).sum()), int((seen > 1).sum())
-            if twice:
-                raise EmbedError(f"{self.work_dir}: {twice} texts are in chunks of runs with different "
-                                 "--shard counts; remove the folder to start over")
-            raise EmbedError(f"{self.work_dir}: {missing} of {n} texts not embedded yet; run the other shards first")
-        return assemble(self.plan, full, prompt, intact, out_root)
+        """Assemble all shards' chunks into the set folder (atomically): :func:`merge_work`."""
+        return merge_work(self.work_dir, out_root)
+
+
+def _kill_after(shard: int) -> int | None:
+    value = os.environ.get(KILL_AFTER_ENV)
+    if not value:
+        return None
+    count, _, only = value.partition("@")
+    return int(count) if not only or int(only) == shard else None
 
 
 def _save_npz(path: Path, **arrays) -> None:
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
+
+
+# ----------------------------------------------------------------------------------------------
+# Merging (no model, no data files, no torch)
+# ----------------------------------------------------------------------------------------------
+def merge_work(work_dir: str | os.PathLike, out_root: str | os.PathLike,
+               expect: Mapping[str, Any] | None = None) -> Path:
+    """Assemble a work folder's chunks into the set ``out_root/<name>-<version>`` (atomically).
+
+    Reads only the work folder: ``plan.json``, the shard manifests and the chunks, whose SHA-256
+    is checked against the manifest of the shard that wrote them. ``expect`` (options given to
+    ``merge``, e.g. from the recipe) must agree with the options the chunks were built with.
+    Every shard of the shard count the chunks were made with must have finished.
+    """
+    work_dir = Path(work_dir)
+    plan = Plan.read(work_dir)
+    _check_expected(plan, expect or {}, work_dir)
+    chunk_files = sorted(f for f in work_dir.glob("shard*-chunk*.npz") if CHUNK_RE.fullmatch(f.name))
+    counts = sorted({int(CHUNK_RE.fullmatch(f.name)[2]) for f in chunk_files})
+    if len(counts) > 1:
+        raise EmbedError(f"{work_dir}: holds chunks of runs with different --shard counts "
+                         f"({', '.join(map(str, counts))}); remove the folder to start over")
+    num_shards = counts[0] if counts else 1
+    listed: dict[str, str] = {}
+    unfinished = []
+    for k in range(num_shards):
+        path = work_dir / f"shard{k:03d}of{num_shards:03d}.json"
+        if not path.is_file():
+            unfinished.append(f"{k}/{num_shards}")
+            continue
+        manifest = json.loads(path.read_text())
+        if manifest.get("fingerprint") != plan.fingerprint:
+            raise EmbedError(f"{path}: written for a different build than {work_dir / PLAN_FILE}; "
+                             "remove the folder to start over")
+        listed.update(manifest["chunks"])
+    n = len(plan.lengths)
+    full = prompt = None
+    intact = np.zeros(n, bool)
+    seen = np.zeros(n, np.int64)
+    for file in chunk_files:
+        if file.name in listed and sha256_file(file) != listed[file.name]:
+            raise EmbedError(f"{file}: SHA-256 differs from its shard's manifest (corrupted or copied "
+                             "from another build); delete it and rerun that shard")
+        with np.load(file) as z:
+            idx = z["index"]
+            if full is None:
+                full = np.empty((n, z["full"].shape[1]), np.float32)
+                prompt = np.empty_like(full)
+            full[idx], prompt[idx], intact[idx] = z["full"], z["prompt"], z["prompt_intact"]
+            seen[idx] += 1
+    missing = int((seen == 0).sum())
+    if unfinished or missing or full is None:
+        raise EmbedError(f"{work_dir}: {missing} of {n} texts not embedded yet; run the other shards first "
+                         f"(unfinished: shard {', '.join(unfinished) or 'none'}; a rerun resumes)")
+    if (seen > 1).any():
+        raise EmbedError(f"{work_dir}: {int((seen > 1).sum())} texts are in two chunks; remove the folder "
+                         "to start over")
+    shards = [json.loads((work_dir / f"shard{k:03d}of{num_shards:03d}.json").read_text())
+              for k in range(num_shards)]
+    runs = [{"shard": f"{m['shard']}/{m['num_shards']}", "device": m.get("device"), **m["last_run"]} for m in shards]
+    return assemble(plan, full, prompt, intact, Path(out_root), runs)
+
+
+def _check_expected(plan: Plan, expect: Mapping[str, Any], work_dir: Path) -> None:
+    built = asdict(plan.config)
+    for key, value in expect.items():
+        if key == "splits":
+            names = [s["name"] for s in plan.splits]
+            if list(value) != names:
+                raise EmbedError(f"{work_dir}: built with splits {', '.join(names)}, not {', '.join(value)}")
+        elif key != "device" and key in built and built[key] != value:
+            raise EmbedError(f"{work_dir}: built with {key}={built[key]!r}, not {value!r}; merge with the "
+                             "options of the build (or fewer)")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -431,15 +583,22 @@ def _store(array: np.ndarray, dtype: str) -> np.ndarray:
     return array.astype(dtype)
 
 
-def assemble(plan: Plan, full: np.ndarray, prompt: np.ndarray, intact: np.ndarray, out_root: Path) -> Path:
-    """Write the set: pairs splits as chosen/rejected arrays, test splits shuffled with labels."""
+def assemble(plan: Plan, full: np.ndarray, prompt: np.ndarray, intact: np.ndarray, out_root: Path,
+             runs: list[dict[str, Any]] | None = None) -> Path:
+    """Write the set: pairs splits as chosen/rejected arrays, test splits shuffled with labels.
+
+    ``runs`` (each shard's last-run timings) goes to the manifest's ``build.shards``.
+    """
     cfg = plan.config
-    lengths = np.array([len(s) for s in plan.ids])
+    lengths = plan.lengths
     truncated = lengths > cfg.max_length
+    build_info = {k: v for k, v in asdict(cfg).items() if k not in ("name", "version")}
+    if runs:
+        build_info["shards"] = runs
     writer = SetWriter(
         out_root, cfg.name, cfg.version,
         model={**plan.model_info, "layer": cfg.layer, "pooling": "last_token", "dtype": cfg.dtype},
-        build={k: v for k, v in asdict(cfg).items() if k not in ("name", "version")},
+        build=build_info,
         truncation={"max_length": cfg.max_length, "side": "left", "texts": int(truncated.sum()),
                     "prompt_lost": int((~intact).sum()), "total_texts": len(lengths)},
     )
@@ -487,36 +646,13 @@ def assemble(plan: Plan, full: np.ndarray, prompt: np.ndarray, intact: np.ndarra
 # ----------------------------------------------------------------------------------------------
 # Entry point
 # ----------------------------------------------------------------------------------------------
-def parse_shard(text: str | None) -> tuple[int, int]:
-    """``k/n`` → (k, n); ``auto`` reads torchrun's RANK/WORLD_SIZE or a Slurm array's task ids."""
-    if text is None:
-        return 0, 1
-    if text == "auto":
-        env = os.environ
-        if "WORLD_SIZE" in env:
-            k, n = int(env.get("RANK", 0)), int(env["WORLD_SIZE"])
-        elif "SLURM_ARRAY_TASK_COUNT" in env:
-            first, step = int(env.get("SLURM_ARRAY_TASK_MIN", 0)), int(env.get("SLURM_ARRAY_TASK_STEP", 1))
-            k, n = (int(env["SLURM_ARRAY_TASK_ID"]) - first) // step, int(env["SLURM_ARRAY_TASK_COUNT"])
-        else:
-            return 0, 1
-        text = f"auto ({k}/{n} from the environment)"
-    else:
-        try:
-            k, n = (int(x) for x in text.split("/"))
-        except ValueError:
-            raise EmbedError(f"--shard {text}: expected k/n, e.g. 0/4") from None
-    if not 0 <= k < n:
-        raise EmbedError(f"--shard {text}: need 0 <= k < n")
-    return k, n
-
-
 def build(config: BuildConfig, specs: list[SplitSpec], out_root: str | os.PathLike, *,
           shard: tuple[int, int] = (0, 1), merge: bool | None = None, progress: bool = True,
-          keep_work: bool = False) -> Path | None:
+          keep_work: bool = False, log: Callable[[str], None] | None = None) -> Path | None:
     """Plan, embed this shard, and (when ``merge`` or a single shard) assemble the set.
 
-    Returns the set folder, or ``None`` when only a shard's chunks were written.
+    Returns the set folder, or ``None`` when only a shard's chunks were written. ``log`` gets a
+    line when a shard resumes from chunks an earlier run finished.
     """
     import torch
 
@@ -527,13 +663,18 @@ def build(config: BuildConfig, specs: list[SplitSpec], out_root: str | os.PathLi
     if config.device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         # the cores this process may use (a Slurm/container allocation), not all of the host's
         torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    if config.device == "cuda" and "LOCAL_RANK" in os.environ:
+    device = config.device
+    if device == "cuda" and "LOCAL_RANK" in os.environ:
         # under torchrun / accelerate each local rank embeds its shard on its own GPU
-        config = replace(config, device=f"cuda:{os.environ['LOCAL_RANK']}")
+        device = f"cuda:{os.environ['LOCAL_RANK']}"
     torch.manual_seed(0)
-    tokenizer, model, info = load_model(config)
-    plan = plan_build(config, specs, tokenizer, info, progress)
-    builder = Builder(plan, out_root / f"{config.name}-{config.version}.partial", model, tokenizer)
+    tokenizer, model, info = load_model(replace(config, device=device))
+    plan = plan_build(config, specs, tokenizer, info, progress)  # the same plan on every device
+    builder = Builder(plan, out_root / f"{config.name}-{config.version}.partial", model, tokenizer, device)
+    builder.prepare()
+    done = sum(f.exists() for f, _ in builder.chunks(*shard))
+    if done and log:
+        log(f"resuming shard {shard[0]}/{shard[1]}: {done} of {len(builder.chunks(*shard))} chunks already done")
     stats = builder.run(*shard, progress=progress)
     if merge is False or (merge is None and shard[1] > 1):
         return None

@@ -18,18 +18,20 @@ from harness.embed import (
     BuildConfig,
     Builder,
     EmbedError,
+    Plan,
     SplitSpec,
     build,
     embed_texts,
     load_model,
     make_batches,
-    parse_shard,
+    merge_work,
     plan_build,
     render,
     tokenize_pair,
     truncate,
 )
 from harness.embedset import EmbeddingSet
+from harness.shards import ShardError, parse_shard
 
 ATOL = 1e-5
 
@@ -335,6 +337,36 @@ def test_resume_recomputes_only_the_missing_chunk(reference, tmp_path):
     assert file_hashes(emb) == file_hashes(reference.set)
 
 
+def test_merge_reads_only_the_work_folder_and_checks_it(reference, llama, tmp_path):
+    work = tmp_path / "t-1.partial"
+    shutil.copytree(reference.work, work)
+    assert sorted(p.name for p in work.glob("*.json")) == ["plan.json", "shard000of001.json"]
+    stored, fresh = Plan.read(work), plan_build(reference.config, reference.specs, llama.tok, llama.info, False)
+    assert stored.ids is None and stored.fingerprint == fresh.fingerprint
+    assert (stored.config, stored.model_info, stored.splits) == (fresh.config, fresh.model_info, fresh.splits)
+    for attr in ("text_split", "text_record", "text_response", "prompt_len", "lengths"):
+        np.testing.assert_array_equal(getattr(stored, attr), getattr(fresh, attr), err_msg=attr)
+    with pytest.raises(EmbedError, match=r"built with max_length=1024, not 16; merge with the options of the build"):
+        merge_work(work, tmp_path, expect={"max_length": 16})
+    with pytest.raises(EmbedError, match="built with splits rewardbench, train/hh, train/uf, not rewardbench$"):
+        merge_work(work, tmp_path, expect={"splits": ["rewardbench"]})
+    chunk = sorted(work.glob("*-chunk*.npz"))[1]
+    with np.load(chunk) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["full"][0, 0] += 1.0
+    np.savez(chunk, **arrays)
+    with pytest.raises(EmbedError, match=f"^{chunk}: SHA-256 differs from its shard's manifest"):
+        merge_work(work, tmp_path)
+    (work / "plan.json").unlink()
+    with pytest.raises(EmbedError, match="no plan.json; not the work folder of a build"):
+        merge_work(work, tmp_path)
+    shutil.rmtree(work)
+    shutil.copytree(reference.work, work)
+    path = merge_work(work, tmp_path, expect={"max_length": 1024, "device": "cuda", "model": reference.config.model})
+    assert file_hashes(EmbeddingSet.open(path)) == file_hashes(reference.set)
+    assert EmbeddingSet.open(path).manifest["build"]["shards"][0]["shard"] == "0/1"
+
+
 def test_work_folder_of_another_build_is_refused(reference, tmp_path):
     shutil.copytree(reference.work, tmp_path / "t-1.partial")
     config = make_config(Path(reference.config.model), max_length=16)
@@ -518,6 +550,7 @@ def test_cli_sharded_embed_with_a_recipe_then_merge(tmp_path, reference, fixture
 
 def test_parse_shard(monkeypatch):
     for var in (
+        "REWARDHEADS_SHARD",
         "WORLD_SIZE",
         "RANK",
         "SLURM_ARRAY_TASK_COUNT",
@@ -533,7 +566,7 @@ def test_parse_shard(monkeypatch):
     )
     assert parse_shard("auto") == (0, 1)  # not under a launcher
     for bad in ("5/5", "-1/2", "1/0", "x", "1/2/3", "1"):
-        with pytest.raises(EmbedError, match="--shard"):
+        with pytest.raises(ShardError, match="--shard"):
             parse_shard(bad)
     monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "4")
     monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "10")
@@ -547,7 +580,12 @@ def test_parse_shard(monkeypatch):
     monkeypatch.setenv("RANK", "5")
     assert parse_shard("auto") == (5, 8)  # torchrun wins over Slurm
     monkeypatch.setenv("RANK", "8")
-    with pytest.raises(EmbedError, match="auto"):
+    with pytest.raises(ShardError, match="auto"):
+        parse_shard("auto")
+    monkeypatch.setenv("REWARDHEADS_SHARD", "1/3")  # e.g. from a CI matrix: wins over the launchers
+    assert parse_shard("auto") == (1, 3)
+    monkeypatch.setenv("REWARDHEADS_SHARD", "3/3")
+    with pytest.raises(ShardError, match=r"^--shard auto \(REWARDHEADS_SHARD=3/3\): need 0 <= k < n$"):
         parse_shard("auto")
 
 
