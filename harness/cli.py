@@ -199,7 +199,10 @@ def cmd_run(args) -> int:
     if not args.no_site:
         from harness.leaderboard import render_site
 
-        site = render_site(results, results.parent / "site", warn=lambda _: None)
+        published = project_path("results")
+        out = project_path("leaderboard", "site") if results.resolve() == published.resolve() else \
+            results.parent / "site"
+        site = render_site(results, out, warn=lambda _: None)
         print(f"leaderboard: {shown_path(site)}")
     published = project_path("results")
     if results.resolve() != published.resolve() and published.is_dir():

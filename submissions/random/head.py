@@ -4,8 +4,10 @@ Each seed draws one random direction ``w`` (standard normal, seeded by the fit s
 its component along the training pairs' mean preference direction (mean chosen − rejected), and
 scores a response by its projection ``x · w``. The score is a function of the row alone, so it
 does not depend on the order rows arrive in or flip under tiny perturbations, and it carries no
-first-order preference signal: pairwise accuracy is 50% in expectation (``w`` and ``−w`` are
-equally likely). Nothing is learned beyond the direction it must avoid.
+first-order preference signal: pairwise accuracy is 50% in expectation over seeds (``w`` and
+``−w`` are equally likely). On one set a given direction scatters around that (seed to seed by
+about 3 points on ``mini@1``), so read this row as "an uninformed linear head", a floor with a
+spread, not as exactly 50%. Nothing is learned beyond the direction it must avoid.
 """
 
 from __future__ import annotations
