@@ -13,10 +13,12 @@ SUBSETS = ("alpacaeval-easy", "mt-bench-hard", "donotanswer", "math-prm", "hep-p
 
 
 def make_tiny_set(root: Path, *, name: str = "tiny", version: str = "1", n_train: int = 300,
-                  n_items: int = 200, dim: int = 16, seed: int = 0, ratings: bool = True) -> Path:
+                  n_items: int = 200, dim: int = 16, seed: int = 0, ratings: bool = True,
+                  noise: float = 0.3) -> Path:
     """A set with a learnable preference direction: a training split and a RewardBench-like test split.
 
-    Chosen test responses are longer on average, so the ``length`` reference beats chance.
+    Chosen test responses are longer on average, so the ``length`` reference beats chance. Each test
+    response gets its own ``noise`` (so a pair differs in more than the preference direction).
     """
     rng = np.random.default_rng(seed)
     direction = rng.normal(size=dim)
@@ -36,7 +38,7 @@ def make_tiny_set(root: Path, *, name: str = "tiny", version: str = "1", n_train
     for item in range(n_items):
         prompt = rng.normal(size=dim)
         for is_chosen in (True, False):
-            response.append(prompt + (0.3 if is_chosen else -0.3) * direction + 0.3 * rng.normal(size=dim))
+            response.append(prompt + (0.3 if is_chosen else -0.3) * direction + noise * rng.normal(size=dim))
             chosen.append(is_chosen)
             rows.append({"item": item, "id": str(item), "subset": SUBSETS[item % len(SUBSETS)],
                          "prompt_tokens": 5, "response_tokens": int(rng.integers(20, 60) + 30 * is_chosen),
