@@ -674,3 +674,19 @@ def write_synthetic_set(
             objectives=list(objectives),
         )
     return writer.commit()
+
+
+def write_recipe(path: Path, model) -> Path:
+    """A build recipe over the fixture files (RewardBench, HH-RLHF helpful, UltraFeedback), 4 texts a chunk;
+    ``{data_dir}`` stays a placeholder that ``--data-dir`` fills in."""
+    path.write_text(
+        f'name = "t"\nversion = "1"\nmodel = "{model}"\nstore_dtype = "float32"\n'
+        "chunk_texts = 4\nbatch_tokens = 64\n"
+        '[[splits]]\nsplit = "rewardbench"\ndataset = "rewardbench"\n'
+        'data_files = ["{data_dir}/rewardbench/filtered.jsonl"]\n'
+        '[[splits]]\nsplit = "train/hh"\ndataset = "hh-rlhf"\n'
+        'data_files = ["{data_dir}/hh-rlhf/helpful-base_test.jsonl.gz"]\n'
+        '[[splits]]\nsplit = "train/uf"\ndataset = "ultrafeedback"\n'
+        'data_files = ["{data_dir}/ultrafeedback/train_prefs.jsonl"]\n'
+    )
+    return path

@@ -529,16 +529,7 @@ def test_cli_embed_then_verify_and_a_corrupted_file(
 def test_cli_sharded_embed_with_a_recipe_then_merge(tmp_path, reference, fixture_data, capsys):
     data_dir = Path(fixture_data["rewardbench"]).parent.parent
     recipe = tmp_path / "r.toml"
-    recipe.write_text(
-        f'name = "t"\nversion = "1"\nmodel = "{reference.config.model}"\nstore_dtype = "float32"\n'
-        "chunk_texts = 4\nbatch_tokens = 64\n"
-        '[[splits]]\nsplit = "rewardbench"\ndataset = "rewardbench"\n'
-        'data_files = ["{data_dir}/rewardbench/filtered.jsonl"]\n'
-        '[[splits]]\nsplit = "train/hh"\ndataset = "hh-rlhf"\n'
-        'data_files = ["{data_dir}/hh-rlhf/helpful-base_test.jsonl.gz"]\n'
-        '[[splits]]\nsplit = "train/uf"\ndataset = "ultrafeedback"\n'
-        'data_files = ["{data_dir}/ultrafeedback/train_prefs.jsonl"]\n'
-    )
+    fd.write_recipe(recipe, reference.config.model)
     common = ["--recipe", str(recipe), "--data-dir", str(data_dir), "--out", str(tmp_path / "sets")]
     for k in (0, 1):
         assert main(["embed", *common, "--shard", f"{k}/2", "--no-progress"]) == 0

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from fixtures_data import write_recipe
 
 from harness.cli import main
 from harness.embed import KILL_AFTER_ENV, Plan
@@ -75,16 +76,7 @@ def scale(tmp_path_factory, tiny_llama, fixture_data):
     shutil.copytree(tiny_llama, model)  # tests below take it away for a while
     data_dir = Path(fixture_data["rewardbench"]).parent.parent
     recipe = root / "recipe.toml"
-    recipe.write_text(
-        f'name = "t"\nversion = "1"\nmodel = "{model}"\nstore_dtype = "float32"\n'
-        "chunk_texts = 4\nbatch_tokens = 64\n"
-        '[[splits]]\nsplit = "rewardbench"\ndataset = "rewardbench"\n'
-        'data_files = ["{data_dir}/rewardbench/filtered.jsonl"]\n'
-        '[[splits]]\nsplit = "train/hh"\ndataset = "hh-rlhf"\n'
-        'data_files = ["{data_dir}/hh-rlhf/helpful-base_test.jsonl.gz"]\n'
-        '[[splits]]\nsplit = "train/uf"\ndataset = "ultrafeedback"\n'
-        'data_files = ["{data_dir}/ultrafeedback/train_prefs.jsonl"]\n'
-    )
+    write_recipe(recipe, model)
     # one thread, as in every launched process (clean_env): a CPU's sums depend on the thread count
     saved, threads = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
     os.environ["OMP_NUM_THREADS"] = "1"
