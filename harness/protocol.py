@@ -102,15 +102,15 @@ def frame_limit(expected: dict[str, int]) -> int:
     return len(MAGIC) + 4 + MAX_HEADER + 8 * sum(expected.values())
 
 
-def clean_text(value: Any, limit: int = MAX_TEXT) -> str:
-    """A single printable line: escapes and control characters removed, length capped."""
-    text = "".join(c if c.isprintable() else " " for c in terminal(str(value)))
-    return " ".join(text.split())[:limit]
-
-
-def clean_line(value: Any, limit: int = 300) -> str:
-    """Like :func:`clean_text` but keeps the line's indentation (tracebacks, output)."""
+def clean_line(value: Any, limit: int | None = 300) -> str:
+    """One printable line that keeps its indentation (tracebacks, output): escapes and control
+    characters removed, length capped."""
     return "".join(c if c.isprintable() else " " for c in terminal(str(value)))[:limit].rstrip()
+
+
+def clean_text(value: Any, limit: int = MAX_TEXT) -> str:
+    """:func:`clean_line` with every run of whitespace made one space (messages, names)."""
+    return " ".join(clean_line(value, None).split())[:limit]
 
 
 def _number(value: Any, what: str) -> float:

@@ -124,16 +124,26 @@ def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
+def _pids_of(uid: int) -> list[int]:
+    """The processes running under ``uid`` now."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and os.stat(f"/proc/{pid}").st_uid == uid:
+                pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
 def _user_tasks(uid: int) -> int:
     """Processes and threads running under ``uid`` now (what RLIMIT_NPROC counts)."""
     count = 0
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if os.stat(f"/proc/{pid}").st_uid == uid:
-                    count += len(os.listdir(f"/proc/{pid}/task"))
-            except OSError:
-                pass
+    for pid in _pids_of(uid):
+        try:
+            count += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            pass
     return count
 
 
@@ -326,25 +336,26 @@ class Sandbox:
                  echo=None) -> JobResult:
         limits = self.limits
         start = time.perf_counter()
-        output = _Drain(proc.stdout, limits.output_kb * 1024, on_overflow=lambda: _kill_group(proc), echo=echo)
+        output = _Drain(proc.stdout, limits.output_kb * 1024, on_overflow=lambda: _kill_group(proc), echo=echo,
+                        keep=False)
         report = _Drain(os.fdopen(read_fd, "rb", buffering=0), frame_limit(expect),
                         on_overflow=lambda: _kill_group(proc))
         output.start()
         report.start()
         timed_out = False
         try:
-            _, status, usage = _wait4(proc, limits.wall_s)
+            usage = _wait4(proc, limits.wall_s)
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(proc)
-            _, status, usage = _wait4(proc, None)
+            usage = _wait4(proc, None)
         wall = time.perf_counter() - start
         _kill_group(proc)  # whatever the job left running dies with it
         if uid is not None:
             _kill_uid(uid)  # also what escaped the process group (a double fork + setsid)
         output.join(timeout=5)
         report.join(timeout=5)
-        code = os.waitstatus_to_exitcode(status)
+        code = proc.returncode
         if self.isolation == "bwrap" and code > 128 and code - 128 in signal.valid_signals():
             code = 128 - code  # bwrap exits 128 + N when the worker died of signal N
         measured = {"isolation": self.isolation, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
@@ -418,24 +429,25 @@ def _train_mount(index: int, folder: Path) -> str:
 
 
 def _wait4(proc: subprocess.Popen, timeout: float | None):
-    """``os.wait4`` with a timeout: the exit status and the child's resource usage (peak RSS, CPU)."""
+    """``os.wait4`` with a timeout: sets ``proc.returncode`` and returns the child's resource usage."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid == proc.pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return pid, status, usage
+            return usage
         if deadline is not None and time.monotonic() > deadline:
             raise subprocess.TimeoutExpired(proc.args, timeout)
         time.sleep(0.01)
 
 
 class _Drain(threading.Thread):
-    """Reads a pipe to its end, keeping at most ``cap`` bytes; past the cap it kills the job."""
+    """Reads a pipe to its end, keeping its tail (and, with ``keep``, all of it up to ``cap`` bytes);
+    past the cap it kills the job."""
 
-    def __init__(self, stream, cap: int, on_overflow, echo=None):
+    def __init__(self, stream, cap: int, on_overflow, echo=None, keep: bool = True):
         super().__init__(daemon=True)
-        self.stream, self.cap, self.on_overflow, self.echo = stream, cap, on_overflow, echo
+        self.stream, self.cap, self.on_overflow, self.echo, self.keep = stream, cap, on_overflow, echo, keep
         self.overflow, self._chunks, self._size, self._tail, self._partial = False, [], 0, b"", b""
 
     def _echo(self, chunk: bytes) -> None:
@@ -456,7 +468,7 @@ class _Drain(threading.Thread):
                         self.overflow = True
                         self._chunks = []
                         self.on_overflow()
-                elif not self.overflow:
+                elif self.keep and not self.overflow:
                     self._chunks.append(chunk)
         except (OSError, ValueError):
             pass
@@ -480,18 +492,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def _kill_uid(uid: int) -> None:
     """Kill every process left running under a job's own uid (a double fork escapes the group)."""
     for _ in range(3):
-        found = False
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                if os.stat(f"/proc/{pid}").st_uid == uid:
-                    os.kill(int(pid), signal.SIGKILL)
-                    found = True
-            except (OSError, ProcessLookupError):
-                pass
-        if not found:
+        pids = _pids_of(uid)
+        if not pids:
             return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         time.sleep(0.05)
 
 

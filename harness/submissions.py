@@ -395,6 +395,11 @@ def import_head_class(sub: Submission) -> type:
         raise SubmissionError(f"{sub.module_file}: import failed ({type(err).__name__}: {text})") from None
     finally:
         sys.dont_write_bytecode = before
+    return head_class(sub, module)
+
+
+def head_class(sub: Submission, module) -> type:
+    """The entry point's class in its imported ``module``, or a clear error."""
     cls = getattr(module, sub.class_name, None)
     if cls is None:
         raise SubmissionError(f"{sub.module_file}: no class '{sub.class_name}'")
@@ -403,7 +408,11 @@ def import_head_class(sub: Submission) -> type:
 
 def make_head(sub: Submission, **overrides: Any):
     """Instantiate the head with the toml's ``[params]`` (and overrides)."""
-    cls = import_head_class(sub)
+    return instantiate(sub, import_head_class(sub), **overrides)
+
+
+def instantiate(sub: Submission, cls: type, **overrides: Any):
+    """``cls`` built from the toml's ``[params]`` (and overrides), checked to have ``fit`` and ``score``."""
     params = {**sub.params, **overrides}
     try:
         head = cls(**params)

@@ -210,8 +210,8 @@ def _preimport(modules: list[str], threads: int) -> None:
 class _SourceFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Serves the submission's own modules from sources read before privileges were dropped."""
 
-    def __init__(self, folder: Path, prefix: str):
-        self.prefix, self.sources = prefix, {}
+    def __init__(self, folder: Path):
+        self.sources = {}
         for file in sorted(folder.rglob("*.py")):
             rel = file.relative_to(folder).with_suffix("")
             parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
@@ -220,10 +220,9 @@ class _SourceFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 self.sources[name] = (str(file), file.read_bytes(), rel.name == "__init__")
 
     def find_spec(self, fullname, path=None, target=None):
-        key = fullname[len(self.prefix):] if fullname.startswith(self.prefix) else fullname
-        if key not in self.sources:
+        if fullname not in self.sources:
             return None
-        filename, _, is_package = self.sources[key]
+        filename, _, is_package = self.sources[fullname]
         spec = importlib.util.spec_from_loader(fullname, self, origin=filename, is_package=is_package)
         spec.has_location = True
         return spec
@@ -232,8 +231,7 @@ class _SourceFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def exec_module(self, module):
-        key = module.__name__[len(self.prefix):] if module.__name__.startswith(self.prefix) else module.__name__
-        filename, source, _ = self.sources[key]
+        filename, source, _ = self.sources[module.__name__]
         module.__file__ = filename
         exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - the head
 
@@ -256,24 +254,13 @@ def _drop_privileges(uid: int | None, fallback: bool) -> None:
 
 
 def _make_head(job, finder: _SourceFinder):
-    from harness.submissions import Submission, SubmissionError
+    """A fresh head, its module imported from the sources read before privileges were dropped."""
+    from harness.submissions import Submission, head_class, instantiate
 
     sub = Submission(**{**job.submission, "path": Path(job.submission["path"])})
-    module_name = sub.module_name
     entry = Path(sub.entry_point.split(":")[0]).with_suffix("")
-    finder.sources[module_name] = finder.sources[".".join(entry.parts)]
-    module = importlib.import_module(module_name)
-    cls = getattr(module, sub.class_name, None)
-    if cls is None:
-        raise SubmissionError(f"{sub.entry_point.split(':')[0]}: no class '{sub.class_name}'")
-    try:
-        head = cls(**sub.params)
-    except TypeError as err:
-        raise SubmissionError(f"submission.toml: [params] do not fit {sub.class_name}() ({err})") from None
-    for method in ("fit", "score"):
-        if not callable(getattr(head, method, None)):
-            raise SubmissionError(f"{sub.class_name} has no {method}() method")
-    return sub, head
+    finder.sources[sub.module_name] = finder.sources[".".join(entry.parts)]
+    return instantiate(sub, head_class(sub, importlib.import_module(sub.module_name)))
 
 
 CUDA_HINT = "heads run on the CPU: drop .cuda() / .to('cuda') / device='cuda'"
@@ -340,12 +327,10 @@ def main(job_file: str) -> int:
     if job.guard:
         sys.addaudithook(hook)
     try:
-        import numpy as np
-
         from harness.heads import HeadSkipped, check_params, check_scores, count_params, missing_capabilities
 
         start = time.perf_counter()
-        finder = _SourceFinder(Path(job.submission["path"]), "")
+        finder = _SourceFinder(Path(job.submission["path"]))
         _preimport([*job.preimport, *_static_imports([src for _, src, _ in finder.sources.values()])], job.threads)
         report["times"]["import_s"] = time.perf_counter() - start
         start = time.perf_counter()
@@ -360,11 +345,11 @@ def main(job_file: str) -> int:
         if job.mode == "checks":
             from harness.checks import run_dynamic_checks
 
-            sub, _ = _make_head(job, finder)
-            report["checks"] = run_dynamic_checks(lambda: _make_head(job, finder)[1], seed=job.seed)
+            _make_head(job, finder)  # an entry point that cannot be built fails the sandboxed run itself
+            report["checks"] = run_dynamic_checks(lambda: _make_head(job, finder), seed=job.seed)
             report["status"] = "ok"
         else:
-            sub, head = _make_head(job, finder)
+            head = _make_head(job, finder)
             missing = missing_capabilities(head, train, calls[0])
             if missing:
                 raise HeadSkipped(f"the set lacks {', '.join(missing)}, which this head requires")
@@ -395,7 +380,7 @@ def main(job_file: str) -> int:
     else:
         report["phase"] = "done"
     try:
-        import numpy as np  # noqa: F811
+        import numpy as np
 
         frame = encode_report(report, {k: np.asarray(v, np.float64) for k, v in arrays.items()})
     except Exception as err:  # noqa: BLE001 - e.g. a head that made a report field unserialisable
