@@ -49,6 +49,10 @@ SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime")
 FIRST_JOB_UID = 61000  # per-job uids when the harness runs as root: 61000 + slot
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+PACKAGE = Path(harness.__file__).resolve().parent
+PACKAGE_MOUNT = "/opt/rewardheads"
+#: The worker is this very harness package, whatever an installed finder would pick (another checkout).
+WORKER_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from harness.worker import main; main(sys.argv[2])"
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,8 @@ class Sandbox:
             (host / "job.json").write_text(full.to_json())
             os.chmod(host / "job.json", 0o600)
             job_file = "/job.json" if self.isolation == "bwrap" else str(host / "job.json")
-            argv = [sys.executable, "-I", "-B", "-m", "harness.worker", job_file]
+            home = PACKAGE_MOUNT if self.isolation == "bwrap" else str(PACKAGE.parent)
+            argv = [sys.executable, "-I", "-B", "-c", WORKER_BOOT, home, job_file]
             if self.isolation == "bwrap":
                 argv = self._bwrap_argv(host, submission, train, inputs, protected) + argv
             nproc = self.limits.processes if uid is not None else _user_tasks(os.getuid()) + self.limits.processes
@@ -305,10 +310,11 @@ class Sandbox:
         links = [(os.readlink(d), d) for d in SYSTEM_DIRS if os.path.islink(d)]
         shared = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)}
                         | {os.path.realpath(p) for p in sys.path if "site-packages" in p and os.path.isdir(p)}
-                        | {str(Path(harness.__file__).resolve().parent)})
+                        | {str(PACKAGE)})
         shared = [p for p in shared if not any(p != q and p.startswith(q + os.sep) for q in shared)]
         _refuse_exposure(shared + [d for d, _ in binds], protected)
-        binds += [(p, p) for p in shared]
+        binds += [(p, p) for p in shared if p != str(PACKAGE)]
+        binds.append((str(PACKAGE), f"{PACKAGE_MOUNT}/harness"))
         binds += [(e, e) for e in ETC_FILES if os.path.exists(e)]
         binds += [(str(submission), "/submission")]
         binds += [(str(folder), _train_mount(i, folder)) for i, folder in enumerate(train)]
