@@ -49,6 +49,7 @@ SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime")
 FIRST_JOB_UID = 61000  # per-job uids when the harness runs as root: 61000 + slot
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+UNACCOUNTED_S, UNACCOUNTED_FRAC = 2.0, 0.10  # wall time a report may leave out of its phases (honest: ~0.3 s)
 PACKAGE = Path(harness.__file__).resolve().parent
 PACKAGE_MOUNT = "/opt/rewardheads"
 #: The worker is this very harness package, whatever an installed finder would pick (another checkout).
@@ -388,7 +389,27 @@ class Sandbox:
             return JobResult("skipped", rep.error, report=rep, **measured)
         if rep.status != "ok":
             return failed(rep.error or "the worker reported failure without a reason", rep)
+        if expect and (reason := _forged_times(rep.times, wall)):  # a run report accounts for its whole job
+            return failed(reason)
         return JobResult("ok", None, report=rep, **measured)
+
+
+def _forged_times(times: dict[str, float], wall: float) -> str | None:
+    """Why the worker's phase times cannot be true, or None.
+
+    Only the parent's wall clock is trustworthy; the phases are the worker's (that is, the head's)
+    word. Honest workers leave ~0.3 s of the wall time unaccounted (interpreter start, encoding the
+    report); more than :data:`UNACCOUNTED_S` + :data:`UNACCOUNTED_FRAC` of it, or phases adding up to
+    more than the wall time, means a report whose cost figures were forged (e.g. a patched clock).
+    """
+    total = sum(times.values())
+    gap = wall - total
+    if gap > UNACCOUNTED_S + UNACCOUNTED_FRAC * wall:
+        return (f"reported phase times ({total:.2f} s) leave {gap:.2f} s of the measured {wall:.2f} s wall time "
+                "unaccounted: the report's cost figures cannot be true")
+    if total > wall + 0.5:
+        return f"reported phase times ({total:.2f} s) exceed the measured wall time ({wall:.2f} s)"
+    return None
 
 
 def clean_tail(text: str, lines: int = 20) -> str:

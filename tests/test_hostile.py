@@ -48,6 +48,7 @@ HOSTILE = {
     "reads_secrets": {"any": ("found [",)},
     "plants_result": {"any": ("wrote outside",)},
     "lingers": {"any": ("forked", "os.fork")},
+    "fakes_its_clock": {"any": ("unaccounted",)},  # a patched clock would report a 0 s fit
 }
 
 
@@ -286,3 +287,11 @@ def test_concurrent_harnesses_never_share_a_job_uid(tmp_path):
     assert a != b
     first.give(a)
     assert second.take() == a
+
+
+def test_phase_times_must_account_for_the_measured_wall_time():
+    from harness.sandbox import _forged_times
+
+    assert _forged_times({"import_s": 1.0, "load_s": 0.5, "fit_s": 3.2}, wall=5.0) is None  # 0.3 s gap: honest
+    assert "unaccounted" in _forged_times({"fit_s": 0.0, "score_s": 0.0}, wall=5.0)
+    assert "exceed" in _forged_times({"fit_s": 9.0}, wall=5.0)
