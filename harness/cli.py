@@ -43,6 +43,12 @@ def _embed_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length", type=int, help="keep the last N tokens of longer texts")
     p.add_argument("--batch-tokens", type=int, help="padded tokens per batch")
     p.add_argument("--store-dtype", choices=["float16", "float32"])
+    p.add_argument("--pooling", choices=["last_token", "mean", "cls"],
+                   help="how token states become one vector (default: the model's own, else last_token "
+                        "for a causal model and mean for an encoder)")
+    p.add_argument("--cache", type=Path, help="embedding cache folder (default: $REWARDHEADS_CACHE/embeddings "
+                                              "or ~/.cache/rewardheads/embeddings)")
+    p.add_argument("--no-cache", action="store_true", help="embed every text, reuse nothing")
     p.add_argument("--shard", help="k/n: embed this share of the texts (or 'auto' under torchrun/Slurm)")
     p.add_argument("--out", type=Path, default=Path("sets"), help="folder that receives <name>-<version>/")
     p.add_argument("--keep-work", action="store_true", help="keep the chunk folder after merging")
@@ -54,15 +60,20 @@ def _build_options(args):
     from harness.embed import SplitSpec
 
     recipe = tomllib.loads(args.recipe.read_text()) if args.recipe else {}
-    specs = [
-        SplitSpec(s["split"], s["dataset"],
-                  [f.format(data_dir=args.data_dir) for f in s.get("data_files", [])], s.get("limit"),
-                  s.get("revision"))
-        for s in recipe.pop("splits", [])
-    ] + [SplitSpec.parse(s) for s in args.split]
+    fields = ("limit", "revision", "holdout", "holdout_split", "suite", "subset")
+    specs = []
+    for index, s in enumerate(recipe.pop("splits", []), 1):
+        unknown = sorted(set(s) - {"split", "dataset", "data_files", *fields})
+        if unknown or "split" not in s or "dataset" not in s:
+            what = f"unknown key(s) {', '.join(unknown)}" if unknown else "needs split and dataset"
+            raise HarnessError(f"{args.recipe}: [[splits]] entry {index}: {what}")
+        specs.append(SplitSpec(s["split"], s["dataset"], [f.format(data_dir=args.data_dir) for f in
+                                                          s.get("data_files", [])],
+                               **{k: s[k] for k in fields if k in s}))
+    specs += [SplitSpec.parse(s) for s in args.split]
     options = {**recipe}
     for key in ("name", "version", "model", "model_label", "gguf_file", "revision", "layer", "dtype",
-                "device", "max_length", "batch_tokens", "store_dtype"):
+                "device", "max_length", "batch_tokens", "store_dtype", "pooling"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     if "version" in options:
@@ -87,7 +98,7 @@ def cmd_embed(args) -> int:
     config, specs = _build_inputs(args)
     shard = parse_shard(args.shard)
     path = build(config, specs, args.out, shard=shard, progress=not args.no_progress, keep_work=args.keep_work,
-                 log=lambda line: print(line, flush=True))
+                 log=lambda line: print(line, flush=True), cache=False if args.no_cache else args.cache)
     if path is None:
         print(f"shard {shard[0]}/{shard[1]} done; run `rewardheads merge` with the same options when all are")
     else:
@@ -96,6 +107,24 @@ def cmd_embed(args) -> int:
 
 
 cmd_embed.add_arguments = _embed_arguments
+
+
+@command("cache-set", "add a built set's vectors to the embedding cache (give the recipe it was built from)")
+def cmd_cache_set(args) -> int:
+    from harness.embed import add_set_to_cache
+
+    config, specs = _build_inputs(args)
+    added = add_set_to_cache(config, specs, args.set, cache=args.cache, progress=not args.no_progress)
+    print(f"added {added} texts of {args.set} to the embedding cache")
+    return 0
+
+
+def _cache_set_arguments(p: argparse.ArgumentParser) -> None:
+    _embed_arguments(p)
+    p.add_argument("set", type=Path, help="the set folder the recipe built")
+
+
+cmd_cache_set.add_arguments = _cache_set_arguments
 
 
 @command("merge", "assemble the shards of a sharded `embed` into the set (no model needed)")

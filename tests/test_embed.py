@@ -324,7 +324,7 @@ def test_resume_recomputes_only_the_missing_chunk(reference, tmp_path):
         old = {k: z[k] for k in z.files}
     victim.unlink()
     config = make_config(Path(reference.config.model))
-    path = build(config, reference.specs, tmp_path, progress=False, keep_work=True)
+    path = build(config, reference.specs, tmp_path, progress=False, keep_work=True, cache=False)
     assert {p: p.stat().st_mtime_ns for p in before} == before  # untouched
     with np.load(victim) as z:
         for key, value in old.items():
@@ -443,7 +443,7 @@ def test_encoder_model_builds_with_a_separate_prompt_pass(tiny_bert, fixture_dat
         SplitSpec("rewardbench", "rewardbench", [str(fixture_data["rewardbench"])]),
         SplitSpec("train/hh", "hh-rlhf", [str(fixture_data["hh-rlhf"])]),
     ]
-    path = build(make_config(tiny_bert), specs, tmp_path, progress=False)
+    path = build(make_config(tiny_bert, pooling="last_token"), specs, tmp_path, progress=False)
     emb = EmbeddingSet.open(path)
     assert (
         emb.manifest["model"]["causal"] is False
@@ -606,3 +606,84 @@ def test_split_spec_pins_a_hub_revision():
 
     assert get_loader("rewardbench").source_info(None, spec.revision)["revision"] == "0a1b2c3"
     assert get_loader("rewardbench").source_info(None)["revision"] == "main"
+
+
+# -- pooling ---------------------------------------------------------------------------------------
+def test_mean_and_cls_pooling_of_an_encoder(tiny_bert, fixture_data, tmp_path):
+    specs = [SplitSpec("train/hh", "hh-rlhf", [str(fixture_data["hh-rlhf"])])]
+    tok, model, info = load_model(make_config(tiny_bert))
+    assert info["pooling"] == "mean"  # an encoder without a pooling config: the mean
+    kept = load_records("hh-rlhf", [fixture_data["hh-rlhf"]])  # no test split: nothing decontaminated
+    for pooling in ("mean", "cls"):
+        emb = EmbeddingSet.open(build(make_config(tiny_bert, pooling=pooling, version=pooling), specs, tmp_path,
+                                      progress=False, cache=False))
+        assert emb.manifest["model"]["pooling"] == pooling
+        hh = emb.split("train/hh")
+        for i, rec in enumerate(kept):
+            ids, plen = tokenize_pair(tok, rec.messages, rec.responses[0])
+            with torch.inference_mode():
+                states = model(input_ids=torch.tensor([ids])).last_hidden_state[0]
+                prompt_states = model(input_ids=torch.tensor([ids[:plen]])).last_hidden_state[0]
+            want = states.mean(0) if pooling == "mean" else states[0]
+            want_prompt = prompt_states.mean(0) if pooling == "mean" else prompt_states[0]
+            np.testing.assert_allclose(hh.chosen[i], want.numpy(), atol=ATOL)
+            np.testing.assert_allclose(hh.prompt[i], want_prompt.numpy(), atol=ATOL)
+
+
+def test_sentence_transformers_pooling_config_is_the_default(tiny_bert, tmp_path):
+    folder = tmp_path / "st"
+    shutil.copytree(tiny_bert, folder)
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
+    assert load_model(make_config(folder))[2]["pooling"] == "cls"
+    with pytest.raises(EmbedError, match="pooling 'max' is not one of last_token, mean, cls"):
+        make_config(folder, pooling="max")
+
+
+def test_cls_pooling_of_a_causal_model_is_refused(tiny_llama):
+    with pytest.raises(EmbedError, match="cls pooling needs an encoder"):
+        load_model(make_config(tiny_llama, pooling="cls"))
+
+
+def test_truncation_keeps_an_encoders_first_token():
+    ids = [101, *range(1, 11), 102]
+    kept, end, intact = truncate(ids, 4, 6, keep_first=True)
+    assert kept == [101, *ids[-5:]]
+    assert (end, intact) == (0, False)  # the prompt (first 4 tokens) is gone but [CLS]
+    assert truncate(ids, 9, 6, keep_first=True)[1:] == (2, True)
+
+
+# -- the embedding cache -----------------------------------------------------------------------------
+def test_cache_embeds_only_new_texts_and_serves_the_same_numbers(tiny_llama, fixture_data, tmp_path):
+    cache = tmp_path / "cache"
+    small = [SplitSpec("train/hh", "hh-rlhf", [str(fixture_data["hh-rlhf"])], limit=2)]
+    more = [SplitSpec("train/hh", "hh-rlhf", [str(fixture_data["hh-rlhf"])]),
+            SplitSpec("rewardbench", "rewardbench", [str(fixture_data["rewardbench"])])]
+    first = EmbeddingSet.open(build(make_config(tiny_llama), small, tmp_path / "a", progress=False, cache=cache))
+    second = EmbeddingSet.open(build(make_config(tiny_llama, version="2", max_length=4096), more, tmp_path / "b",
+                                     progress=False, cache=cache))
+    fresh = EmbeddingSet.open(build(make_config(tiny_llama, version="3"), more, tmp_path / "c", progress=False,
+                                    cache=False))
+    stats = second.manifest["build"]["last_run"]
+    assert stats["cached_texts"] == 4  # the two pairs of the first build, untruncated under both limits
+    tok, _, info = load_model(make_config(tiny_llama))
+    plan = plan_build(make_config(tiny_llama, max_length=4096), more, tok, info, False)
+    assert stats["tokens"] == int(plan.lengths.sum()) - sum(
+        len(plan.ids[i]) for i in range(len(plan.ids)) if plan.text_split[i] == 0 and plan.text_record[i] < 2)
+    np.testing.assert_array_equal(second.split("train/hh").chosen[:2], first.split("train/hh").chosen)
+    for name in ("train/hh", "rewardbench"):
+        a, b = second.split(name), fresh.split(name)
+        for attr in ("chosen", "rejected", "prompt") if name.startswith("train") else ("response", "prompt"):
+            np.testing.assert_allclose(getattr(a, attr), getattr(b, attr), atol=ATOL)
+
+
+def test_cache_is_keyed_by_model_and_settings(tiny_llama, tiny_bert, fixture_data, tmp_path):
+    from harness.embed import cache_settings
+    from harness.embedcache import settings_digest
+
+    config = make_config(tiny_llama)
+    a = cache_settings(config, load_model(config)[2])
+    b = cache_settings(make_config(tiny_llama, dtype="bfloat16"), load_model(config)[2])
+    c = cache_settings(make_config(tiny_bert), load_model(make_config(tiny_bert))[2])
+    assert len({settings_digest(x) for x in (a, b, c)}) == 3
+    assert a["revision"].startswith("sha256:")  # a local folder is identified by its weights
