@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from harness.embedset import EmbeddingSet, resolve_set
+from harness.evaluation import ScoringMatrix, _credit_by_suite, summarise
 from harness.paths import repo_path
 from harness.probe import ScoreCalls, flip_rate, secret_rng
-from harness.runner import Runner, RunOptions, ScoringMatrix, _credit_by_suite, summarise
+from harness.runner import Runner, RunOptions
 
 
 def main() -> None:

@@ -51,8 +51,8 @@ def _factory(head: Any):
 
 
 def _in_process(make, emb_set: EmbeddingSet, seeds: Iterable[int]) -> tuple[list[dict], list[np.ndarray]]:
+    from harness.evaluation import ScoringMatrix, _credit_by_suite
     from harness.heads import ScoreBatch, check_scores, missing_capabilities
-    from harness.runner import ScoringMatrix, _credit_by_suite
     from harness.worker import _load_train
 
     train = _load_train([str(emb_set.path / s) for s in emb_set.train_splits()])
@@ -99,7 +99,8 @@ def evaluate(head: Any, set: str | Path | EmbeddingSet | None = None, seeds: Ite
     In-process (the default) the head is trusted code; ``sandbox=True`` (folders only) runs it
     like ``rewardheads run``. ``table.attrs`` holds the isolation, seeds and the set.
     """
-    from harness.runner import PRIMARY_SUITE, Runner, RunOptions, summarise
+    from harness.evaluation import PRIMARY_SUITE, summarise
+    from harness.runner import Runner, RunOptions
 
     emb_set = set if isinstance(set, EmbeddingSet) else load_set(set)
     seeds = [int(s) for s in seeds]
@@ -131,7 +132,7 @@ def compare(a: Any, b: Any, set: str | Path | EmbeddingSet | None = None,  # noq
     One row per section and overall: ``delta`` (a − b), its 95% CI and a one-sided p-value (the
     fraction of replicates with delta ≤ 0: small when ``a`` is better).
     """
-    from harness.runner import PRIMARY_SUITE
+    from harness.evaluation import PRIMARY_SUITE
     from harness.scoring import mean_credit, paired_bootstrap
 
     emb_set = set if isinstance(set, EmbeddingSet) else load_set(set)

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.data import Record, decontaminate, get_loader, load_records, normalise_prompt
+from harness.data import decontaminate, get_loader, load_records, normalise_prompt
 from harness.embedcache import EmbeddingCache, text_key
 from harness.embedset import RATING_PREFIX, SetWriter
 from harness.errors import HarnessError
@@ -428,11 +428,11 @@ def plan_build(config: BuildConfig, specs: list[SplitSpec], tokenizer, model_inf
             entries.append([spec, loader, "test", suite, records, info])
             continue
         mask = _holdout_mask(spec, len(records))
-        entry = [spec, loader, "pairs", None, [r for r, m in zip(records, mask) if not m], info]
+        entry = [spec, loader, "pairs", None, [r for r, m in zip(records, mask, strict=True) if not m], info]
         entries.append(entry)
         if mask.any():
             held = [r if spec.subset else replace(r, subset=_short(spec.split))
-                    for r, m in zip(records, mask) if m]
+                    for r, m in zip(records, mask, strict=True) if m]
             name = spec.holdout_split or f"heldout/{_short(spec.split)}"
             heldout.append((entry, [spec, loader, "test", HELDOUT_SUITE, held,
                                     {"decontaminated": 0, "limit": None, "held_out_of": spec.split,
@@ -629,7 +629,8 @@ class Builder:
         bar.close()
         seconds = time.perf_counter() - start
         done = self.embedded_tokens
-        stats = {"cached_texts": self.cached_texts, "tokens": done, "seconds": seconds, "tokens_per_s": done / seconds if seconds else 0.0,
+        stats = {"cached_texts": self.cached_texts, "tokens": done, "seconds": seconds,
+                 "tokens_per_s": done / seconds if seconds else 0.0,
                  "chunks": len(todo), "resumed_chunks": len(mine) - len(todo)}
         atomic_write_json(self.shard_manifest(shard, num_shards), {
             "format": PLAN_FORMAT, "fingerprint": self.plan.fingerprint, "shard": shard, "num_shards": num_shards,

@@ -17,8 +17,9 @@ import numpy as np
 
 from harness.embedset import EmbeddingSet
 from harness.errors import HarnessError
+from harness.evaluation import PRIMARY_SUITE, ScoringMatrix, _credit_by_suite
 from harness.fileio import atomic_write_bytes
-from harness.runner import PRIMARY_SUITE, Runner, RunOptions, ScoringMatrix, _credit_by_suite
+from harness.runner import Runner, RunOptions
 from harness.scoring import Credit, mean_credit, paired_bootstrap
 
 SINGLE = "bt_mlp"

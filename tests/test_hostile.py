@@ -181,8 +181,8 @@ def test_hostile_heads_beside_an_honest_one(tiny_set, tmp_path, isolation, secre
 
 def _direct(sandbox: Sandbox, tiny_set, tmp_path, name: str, **params):
     """Run a head with the audit hook off: only the OS-level sandbox stands in its way."""
+    from harness.evaluation import ScoringMatrix
     from harness.probe import ScoreCalls, secret_rng
-    from harness.runner import ScoringMatrix
 
     sub = load_submission(HERE / name)
     if params:
@@ -258,8 +258,8 @@ def test_a_bind_that_would_expose_the_set_is_refused(tiny_set, tmp_path):
 
 
 def test_score_calls_hide_the_order_and_mix_clean_with_perturbed(tiny_set, tmp_path):
+    from harness.evaluation import ScoringMatrix
     from harness.probe import ScoreCalls, secret_rng
-    from harness.runner import ScoringMatrix
 
     matrix = ScoringMatrix.of(tiny_set)
     arrays = matrix.arrays()
