@@ -258,17 +258,20 @@ def subset_scores(credit: Credit | Sequence[float], item_subset=None) -> dict[st
             for n in np.unique(cr.item_subset)}
 
 
-def _aggregate(values: np.ndarray, names: Sequence[str], suite: Suite) -> dict[str, Any]:
-    """Sections, overall and legacy overall from subset values ``(..., len(names))``."""
+def _aggregate(values: np.ndarray, names: Sequence[str], suite: Suite,
+               counts: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Sections, overall and legacy overall from subset values ``(..., len(names))``;
+    ``counts`` (items per subset in the set) weigh a ``weight_by_items`` suite's subsets."""
     sections = {}
     for section, subs in suite.sections.items():
         cols = [i for i, n in enumerate(names) if n in subs]
         if cols:
-            w = np.array([suite.weight(names[i]) for i in cols])
+            w = np.array([suite.weight(names[i], counts) for i in cols])
             sections[section] = values[..., cols] @ w / w.sum()
     out: dict[str, Any] = {"sections": sections, "overall": None, "legacy": None}
-    if all(s in sections for s in suite.overall_sections):
-        out["overall"] = np.mean([sections[s] for s in suite.overall_sections], axis=0)
+    overall = [s for s in suite.overall_sections if s in sections]
+    if overall and (suite.overall_of_present or len(overall) == len(suite.overall_sections)):
+        out["overall"] = np.mean([sections[s] for s in overall], axis=0)
     if suite.legacy_weights and all(s in sections for s in suite.legacy_weights):
         w = np.array(list(suite.legacy_weights.values()), dtype=float)
         stacked = np.stack([sections[s] for s in suite.legacy_weights], axis=-1)
@@ -280,19 +283,24 @@ def _num(x) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
 
-def section_scores(subset_scores: Mapping[str, float], suite: Suite | str) -> dict[str, float]:
+def section_scores(subset_scores: Mapping[str, float], suite: Suite | str,
+                   counts: Mapping[str, int] | None = None) -> dict[str, float]:
     """Example-count-weighted mean of the present subsets of each section (as upstream's
-    ``calculate_scores_per_section``; Prior Sets unweighted). Sections with no subset present
-    are left out; see :func:`missing_subsets`."""
+    ``calculate_scores_per_section``; Prior Sets unweighted; a ``weight_by_items`` suite by
+    ``counts``, the items per subset). Sections with no subset present are left out; see
+    :func:`missing_subsets`."""
     suite = get_suite(suite)
     names = list(subset_scores)
-    agg = _aggregate(np.array([subset_scores[n] for n in names], float), names, suite)
+    agg = _aggregate(np.array([subset_scores[n] for n in names], float), names, suite, counts)
     return {k: float(v) for k, v in agg["sections"].items()}
 
 
 def missing_subsets(subset_scores: Mapping[str, float], suite: Suite | str) -> list[str]:
-    """Suite subsets absent from ``subset_scores`` (an optional section wholly absent is fine)."""
+    """Suite subsets absent from ``subset_scores`` (an optional section wholly absent is fine;
+    an ``overall_of_present`` suite misses nothing)."""
     suite = get_suite(suite)
+    if suite.overall_of_present:
+        return []
     missing = []
     for section, subs in suite.sections.items():
         absent = [s for s in subs if s not in subset_scores]
@@ -302,11 +310,13 @@ def missing_subsets(subset_scores: Mapping[str, float], suite: Suite | str) -> l
 
 
 def overall_score(section_scores: Mapping[str, float], suite: Suite | str) -> float | None:
-    """Unweighted mean of the suite's overall sections; None unless all are present."""
+    """Unweighted mean of the suite's overall sections; None unless all are present (those
+    present, for an ``overall_of_present`` suite)."""
     suite = get_suite(suite)
-    if not all(s in section_scores for s in suite.overall_sections):
+    present = [s for s in suite.overall_sections if s in section_scores]
+    if not present or (len(present) < len(suite.overall_sections) and not suite.overall_of_present):
         return None
-    return float(np.mean([section_scores[s] for s in suite.overall_sections]))
+    return float(np.mean([section_scores[s] for s in present]))
 
 
 def legacy_overall(section_scores: Mapping[str, float], suite: Suite | str) -> float | None:
@@ -328,7 +338,7 @@ def score_credit(credit, item_subset, suite: Suite | str) -> dict[str, Any]:
     suite = get_suite(suite)
     cr = _as_credit(credit, item_subset)
     subs = subset_scores(cr)
-    sections = section_scores(subs, suite)
+    sections = section_scores(subs, suite, cr.item_counts)
     missing = missing_subsets(subs, suite)
     result: dict[str, Any] = {
         "suite": suite.name,
@@ -374,7 +384,8 @@ def _replicates(credits: Sequence[Credit], suite: Suite, n_boot: int, seed: int)
         for cr, point, rep in zip(credits, points, reps, strict=True):
             point[j] = _subset_values(cr, rows, name)
             rep[:, j] = _subset_values(cr, resampled, name)
-    return names, [(_aggregate(p, names, suite), _aggregate(r, names, suite), p, r)
+    counts = credits[0].item_counts
+    return names, [(_aggregate(p, names, suite, counts), _aggregate(r, names, suite, counts), p, r)
                    for p, r in zip(points, reps, strict=True)]
 
 
@@ -468,3 +479,48 @@ def paired_bootstrap(credit_a, credit_b, item_subset, suite: Suite | str, n_boot
                                    rb["sections"][k]) for k in pa["sections"]},
         "n_boot": n_boot, "seed": seed, "level": LEVEL, "method": METHOD,
     }
+
+
+def summarise_credit(per_seed: Sequence[Credit], averaged: Credit, suite: Suite | str,
+                     n_boot: int) -> dict[str, Any]:
+    """A record's block for ``suite``: subset/section/overall means over seeds (with std and
+    per-seed values) and 95% CIs from a bootstrap of the seed-averaged credit ``averaged``.
+
+    Returns ``{"label", "subsets": {name: {..., "n"}}, "sections", "missing_subsets"}`` plus
+    ``"overall"`` (with its label) when the set carries every overall section, and
+    ``"overall_legacy"`` when the legacy overall applies.
+    """
+    suite = get_suite(suite)
+    scored = [score_credit(c, None, suite) for c in per_seed]
+    boot = bootstrap_credit(averaged, None, suite, n_boot=n_boot)
+
+    def block(values: list[float | None], ci: dict | None) -> dict[str, Any] | None:
+        if any(v is None for v in values):
+            return None
+        out = seed_summary(values)
+        if ci is not None:
+            out["ci95"] = ci.get("ci95")
+        return out
+
+    first = scored[0]
+    subsets = {}
+    for name in first["subsets"]:
+        summary = block([p["subsets"][name] for p in scored], boot["subsets"].get(name))
+        if summary is not None:
+            subsets[name] = {**summary, "n": first["subset_counts"].get(name)}
+    sections = {name: block([p["sections"][name] for p in scored], boot["sections"].get(name))
+                for name in first["sections"]}
+    result: dict[str, Any] = {
+        "label": suite.title,
+        "subsets": subsets,
+        "sections": {k: v for k, v in sections.items() if v is not None},
+        "missing_subsets": first["missing_subsets"],
+    }
+    overall = block([p["overall"] for p in scored], boot["overall"])
+    if overall is not None:
+        result["overall"] = {**overall, "label": first["overall_label"]}
+    if "legacy_overall" in first:
+        legacy = block([p.get("legacy_overall") for p in scored], boot.get("legacy_overall"))
+        if legacy is not None:
+            result["overall_legacy"] = {**legacy, "label": first["legacy_overall_label"]}
+    return result

@@ -22,7 +22,7 @@ from harness.suites import (
 
 
 def test_registry_and_lookup():
-    assert set(SUITES) == {"rewardbench-v1", "prior-sets", "rewardbench-v2"}
+    assert {"rewardbench-v1", "prior-sets", "rewardbench-v2", "in-distribution"} <= set(SUITES)
     assert get_suite("rewardbench-v2") is REWARDBENCH_V2
     assert get_suite(PRIOR_SETS) is PRIOR_SETS
 
