@@ -1,8 +1,10 @@
 """From per-row scores to a record's score fields: the test rows of a set, per-suite credit and summaries.
 
 :class:`ScoringMatrix` is what a head is scored on (every test split of the set, in the set's
-order); :func:`score_fields` turns each seed's clean scores into the record's score blocks;
-:func:`write_raw_scores` keeps the per-row scores next to the records for later analysis.
+order); :func:`score_fields` turns each seed's clean scores into one block per suite the set
+carries (:func:`set_suites`: each registered suite of :mod:`harness.suites` that reads one of
+the set's ``split.suite`` values); :func:`write_raw_scores` keeps the per-row scores (set
+order) and each suite's seed-averaged unit credit next to the records for later analysis.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import numpy as np
 from harness.embedset import EmbeddingSet, TestSplit
 from harness.errors import HarnessError
 from harness.fileio import atomic_write
-from harness.scoring import bootstrap_credit, item_credit, mean_credit, score_credit, seed_summary
+from harness.scoring import mean_credit, summarise_credit
+from harness.suites import SplitPart, SuiteBase, Units, suites_for
 
+#: The headline suite of the bundled set (a record's ``suite`` is :func:`primary_suite`).
 PRIMARY_SUITE = "rewardbench-v1"
 TEST_ARRAYS = ("response", "prompt", "response_tokens", "prompt_tokens")
 
@@ -64,85 +68,122 @@ class ScoringMatrix:
         return np.concatenate(parts)
 
 
+def suite_parts(matrix: ScoringMatrix, suite: SuiteBase, scores: np.ndarray) -> list[SplitPart]:
+    """The splits ``suite`` reads or includes, with their rows of ``scores`` (set order)."""
+    wanted = {*suite.reads, *suite.includes}
+    return [SplitPart(split, scores[rows]) for split, rows in matrix.splits if split.suite in wanted]
+
+
+def set_suites(matrix: ScoringMatrix) -> list[SuiteBase]:
+    """The registered suites this set is scored on (see :func:`harness.suites.suites_for`)."""
+    found = suites_for([split.suite for split, _ in matrix.splits])
+    if not found:
+        kinds = ", ".join(sorted({split.suite for split, _ in matrix.splits}))
+        raise HarnessError(f"no registered suite reads this set's test splits (suites: {kinds})")
+    return found
+
+
+def primary_suite(matrix: ScoringMatrix) -> str:
+    """The record's headline suite: the first suite (registry order) the set is scored on."""
+    return set_suites(matrix)[0].name
+
+
+def units_by_suite(matrix: ScoringMatrix, scores: np.ndarray) -> dict[str, Units]:
+    """One seed's per-unit credit for every suite the set is scored on."""
+    return {suite.name: suite.credit(suite_parts(matrix, suite, scores)) for suite in set_suites(matrix)}
+
+
 def _credit_by_suite(matrix: ScoringMatrix, scores: np.ndarray) -> dict[str, Any]:
-    """Per-suite credit; prior sets join the v1 suite as its Prior Sets section."""
-    grouped: dict[str, list] = {}
-    for split, rows in matrix.splits:
-        suite = PRIMARY_SUITE if split.suite == "prior-sets" else split.suite
-        grouped.setdefault(suite, []).append((split, scores[rows]))
-    credits = {}
-    for suite, parts in grouped.items():
-        item_offset, cols = 0, {"scores": [], "item": [], "chosen": [], "subset": [], "ids": []}
-        for split, s in parts:
-            meta = split.meta
-            cols["scores"].append(s)
-            cols["item"].append(meta["item"].to_numpy(np.int64) + item_offset)
-            cols["chosen"].append(split.labels())
-            cols["subset"].append(meta["subset"].to_numpy(str))
-            cols["ids"].append(meta["id"].astype(str).to_numpy())
-            item_offset += int(meta["item"].max()) + 1
-        c = {k: np.concatenate(v) for k, v in cols.items()}
-        credits[suite] = item_credit(c["scores"], c["item"], c["chosen"], c["subset"], suite, ids=c["ids"])
-    return credits
+    """Per-suite credit (a :class:`harness.scoring.Credit` for item-credit suites); prior sets
+    join the v1 suite as its Prior Sets section. Kept for the callers of the old name."""
+    return {name: (u.detail if u.detail is not None else u) for name, u in units_by_suite(matrix, scores).items()}
 
 
 def summarise(per_seed_credit: list[dict[str, Any]], suite: str, n_boot: int) -> dict[str, Any]:
-    """Subset/section/overall means over seeds, with a bootstrap CI of the seed-averaged credit."""
-    per_seed = [score_credit(c[suite], None, suite) for c in per_seed_credit]
-    averaged = mean_credit([c[suite] for c in per_seed_credit])
-    boot = bootstrap_credit(averaged, None, suite, n_boot=n_boot)
-
-    def block(values: list[float | None], ci: dict | None) -> dict[str, Any] | None:
-        if any(v is None for v in values):
-            return None
-        out = seed_summary(values)
-        if ci is not None:
-            out["ci95"] = ci.get("ci95")
-        return out
-
-    subsets = {}
-    for name in per_seed[0]["subsets"]:
-        summary = block([p["subsets"][name] for p in per_seed], boot["subsets"].get(name))
-        if summary is not None:
-            subsets[name] = {**summary, "n": per_seed[0]["subset_counts"].get(name)}
-    sections = {
-        name: block([p["sections"][name] for p in per_seed], boot["sections"].get(name))
-        for name in per_seed[0]["sections"]
-    }
-    result = {
-        "suite": suite,
-        "subsets": subsets,
-        "sections": {k: v for k, v in sections.items() if v is not None},
-        "missing_subsets": per_seed[0]["missing_subsets"],
-    }
-    overall = block([p["overall"] for p in per_seed], boot["overall"])
-    if overall is not None:
-        result["overall"] = {**overall, "label": per_seed[0]["overall_label"]}
-    if "legacy_overall" in per_seed[0]:
-        legacy = block([p.get("legacy_overall") for p in per_seed], boot.get("legacy_overall"))
-        if legacy is not None:
-            result["overall_legacy"] = {**legacy, "label": per_seed[0]["legacy_overall_label"]}
-    return result
+    """The record block of an item-credit ``suite`` from each seed's :func:`_credit_by_suite`."""
+    credits = [c[suite] for c in per_seed_credit]
+    return summarise_credit(credits, mean_credit(credits), suite, n_boot)
 
 
 def score_fields(matrix: ScoringMatrix, per_seed_scores: list[np.ndarray], n_boot: int) -> dict[str, Any]:
-    """The score fields of an ``ok`` record from each seed's clean per-row scores."""
-    per_seed_credit = [_credit_by_suite(matrix, s) for s in per_seed_scores]
-    fields = summarise(per_seed_credit, PRIMARY_SUITE, n_boot)
-    if "overall" not in fields:
-        missing = ", ".join(fields["missing_subsets"][:5])
-        raise HarnessError(f"the set lacks whole sections, so there is no overall (missing: {missing}...)")
-    return fields
+    """The score fields of an ``ok`` record: ``{"suite": headline suite, "suites": {name: block}}``.
+
+    Every suite the set carries is scored; a suite without an overall (the set lacks whole
+    sections) is an error naming it.
+    """
+    blocks = {}
+    for suite in set_suites(matrix):
+        per_seed = [suite.credit(suite_parts(matrix, suite, s)) for s in per_seed_scores]
+        block = suite.summarise(per_seed, suite.average(per_seed), n_boot)
+        if "overall" not in block:
+            missing = ", ".join(block.get("missing_subsets", [])[:5])
+            raise HarnessError(f"{suite.name}: the set lacks whole sections, so there is no overall "
+                               f"(missing: {missing}...)")
+        blocks[suite.name] = block
+    return {"suite": next(iter(blocks)), "suites": blocks}
 
 
-def write_raw_scores(results: Path, name: str, seeds: list[int], per_seed_scores: list[np.ndarray]) -> Path:
-    """``results/raw/<name>.npz``: the seeds and each seed's score per test row (set order)."""
-    raw = results / "raw" / f"{name}.npz"
-    atomic_write(raw, lambda tmp: _save_npz(tmp, seeds=np.array(seeds),
-                                            scores=np.stack(per_seed_scores).astype(np.float32)))
+def seed_averaged_units(matrix: ScoringMatrix, per_seed_scores: list[np.ndarray]) -> dict[str, Units]:
+    """Per suite, the credit of each unit averaged over seeds (what paired tests resample)."""
+    out = {}
+    for suite in set_suites(matrix):
+        out[suite.name] = suite.average([suite.credit(suite_parts(matrix, suite, s)) for s in per_seed_scores])
+    return out
+
+
+def raw_path(folder: Path, name: str) -> Path:
+    """Where a submission's raw scores live in a results folder (``<folder>/raw/<name>.npz``)."""
+    return folder / "raw" / f"{name}.npz"
+
+
+def write_raw_scores(results: Path, name: str, seeds: list[int], per_seed_scores: list[np.ndarray],
+                     matrix: ScoringMatrix | None = None) -> Path:
+    """``<results>/raw/<name>.npz``: the seeds and each seed's score per test row (set order).
+
+    With ``matrix``, also per suite the seed-averaged unit credit: arrays ``<suite>:unit``,
+    ``<suite>:subset`` (strings) and ``<suite>:credit`` (float64; 2-D for multi-metric units).
+    """
+    arrays: dict[str, np.ndarray] = {"seeds": np.array(seeds),
+                                     "scores": np.stack(per_seed_scores).astype(np.float32)}
+    if matrix is not None:
+        for suite, units in seed_averaged_units(matrix, per_seed_scores).items():
+            arrays[f"{suite}:unit"] = np.asarray(units.ids).astype(str)
+            arrays[f"{suite}:subset"] = np.asarray(units.subset).astype(str)
+            arrays[f"{suite}:credit"] = np.asarray(units.values, dtype=np.float64)
+    raw = raw_path(results, name)
+    atomic_write(raw, lambda tmp: _save_npz(tmp, **arrays))
     return raw
+
+
+def read_units(raw: Path, suite: str) -> Units:
+    """The seed-averaged unit credit of ``suite`` stored in a raw score file."""
+    with np.load(raw, allow_pickle=False) as data:
+        if f"{suite}:credit" not in data:
+            raise HarnessError(f"{raw}: holds no unit credit for suite {suite}")
+        return Units(data[f"{suite}:unit"], data[f"{suite}:subset"], data[f"{suite}:credit"])
 
 
 def _save_npz(path: Path, **arrays) -> None:
     with open(path, "wb") as fh:
         np.savez_compressed(fh, **arrays)
+
+
+def file_raw_scores(results: Path, set_results: Path, name: str, matrix: ScoringMatrix) -> Path | None:
+    """Put a run's raw scores into the set's folder with every suite's unit credit.
+
+    The runner's scoring step writes ``<results>/raw/<name>.npz`` (scores only) or already
+    ``<set_results>/raw/<name>.npz``; either is rewritten as ``<set_results>/raw/<name>.npz``
+    with the units of :func:`seed_averaged_units`, and a flat file is removed. None when there
+    is no raw file.
+    """
+    for source in (raw_path(set_results, name), raw_path(results, name)):
+        if source.is_file():
+            break
+    else:
+        return None
+    with np.load(source, allow_pickle=False) as data:
+        seeds, scores = [int(s) for s in data["seeds"]], list(data["scores"])
+    target = write_raw_scores(set_results, name, seeds, scores, matrix)
+    if source != target:
+        source.unlink()
+    return target

@@ -1,22 +1,31 @@
-"""Result records: one JSON file per submission and embedding set, ``results/<name>.json``.
+"""Result records: one JSON file per submission and embedding set.
 
-The runner writes them with :func:`write_record`; the leaderboard reads them with
-:func:`load_records`. Schema 1 (see ``docs`` and the brief in the README)::
+Layout: ``results/<set name>-<version>/<submission>.json`` (raw scores in
+``results/<set name>-<version>/raw/<submission>.npz``), so two sets' results never collide;
+records of the old flat layout (``results/<submission>.json``, the mini@1 board) are still
+read. The runner writes records with :func:`write_record`; the leaderboard reads them with
+:func:`load_records` and turns them into typed :class:`harness.records.ResultRecord`. Schema 2::
 
-    {"schema": 1,
+    {"schema": 2,
      "submission": {"name", "version", "sha256", "family", "description", "authors", "license",
                     "links": {label: url}, "params": {...}, "entry_point"},
      "set": {"name", "version", "manifest_sha256", "model"},
-     "harness": "0.1.0", "suite": "rewardbench-v1", "seeds": [0, 1, 2],
+     "harness": "0.1.0", "suite": "rewardbench-v1" (the headline suite), "seeds": [0, 1, 2],
      "status": "ok" | "failed" | "skipped", "error": null | "one line",
      "isolation": "bwrap" | "process", "created": ISO-8601, "command": "rewardheads run ...",
-     "subsets": {name: {"mean", "per_seed", "n"}},
-     "sections": {name: {"mean", "std", "ci95": [lo, hi], "per_seed"}},
-     "overall": {"mean", "std", "ci95", "per_seed", "label"},
-     "overall_legacy": {... same shape ...},            # optional
-     "cost": {"fit_s", "score_s", "peak_rss_mb", "params"}}
+     "suites": {suite name: {                     # one block per suite the set carries
+         "label": "RewardBench v1",
+         "subsets": {name: {"mean", "std", "per_seed", "ci95", "n"}},
+         "sections": {name: {"mean", "std", "ci95": [lo, hi], "per_seed"}},
+         "overall": {"mean", "std", "ci95", "per_seed", "label"},
+         "overall_legacy": {... same shape ...},        # optional
+         "missing_subsets": [...]}},
+     "cost": {"fit_s", "score_s", "peak_rss_mb", "params", ...}}
 
-A ``failed`` or ``skipped`` record carries an ``error`` line and may lack the scores.
+Schema 1 had one suite's ``subsets``, ``sections``, ``overall``, ``overall_legacy`` and
+``missing_subsets`` at the top level; :func:`_upgrade_v1` moves them under
+``suites[record["suite"]]``. A ``failed`` or ``skipped`` record carries an ``error`` line and
+may lack the scores (an ``ok`` one has the headline suite's block, with an overall).
 ``ci95`` is null when no interval is known (records upgraded from schema 0). Unknown extra
 keys are kept, so a newer harness can add fields within the same schema version.
 
@@ -37,7 +46,9 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.fileio import atomic_write_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Schema-1 keys that moved under ``suites[record["suite"]]`` in schema 2.
+SUITE_BLOCK_KEYS = ("subsets", "sections", "overall", "overall_legacy", "missing_subsets")
 STATUSES = ("ok", "failed", "skipped")
 #: A submission name: no path separators or control characters, not starting with a dot.
 NAME_RE = re.compile(r"^[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]{0,127}$")
@@ -88,8 +99,29 @@ def _upgrade_v0(old: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
+def _upgrade_v1(old: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 → 2: the top-level score keys become the block of the record's one suite.
+
+    ``{"suite": "rewardbench-v1", "subsets": ..., "sections": ..., "overall": ...}`` becomes
+    ``{"suite": "rewardbench-v1", "suites": {"rewardbench-v1": {"label", "subsets",
+    "sections", "overall", "missing_subsets"}}}``; a record without scores gets no block.
+    """
+    new = {k: v for k, v in old.items() if k not in SUITE_BLOCK_KEYS}
+    new["schema"] = 2
+    block = {k: old[k] for k in SUITE_BLOCK_KEYS if k in old and old[k] is not None}
+    suite = old.get("suite")
+    new["suites"] = {}
+    if block and isinstance(suite, str):
+        from harness.suites import SUITES
+
+        known = SUITES.get(suite)
+        block.setdefault("missing_subsets", [])
+        new["suites"][suite] = {"label": getattr(known, "title", suite), **block}
+    return new
+
+
 #: ``{old schema: fn(record) -> record one schema newer}``, applied in a chain on read.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _upgrade_v0}
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _upgrade_v0, 1: _upgrade_v1}
 
 
 def upgrade(obj: dict[str, Any], where: str) -> dict[str, Any]:
@@ -180,7 +212,7 @@ def _kind_name(kinds) -> str:
 
 
 def validate_record(obj: Any, where: str = "record") -> dict[str, Any]:
-    """Check a record (any known schema) and return it upgraded to schema 1, as a new dict.
+    """Check a record (any known schema) and return it upgraded to schema 2, as a new dict.
 
     Raises :class:`ResultError` with one line, prefixed by ``where`` (usually the file name).
     """
@@ -237,20 +269,34 @@ def validate_record(obj: Any, where: str = "record") -> dict[str, Any]:
     c.get(rec, "command", "command", str)
 
     ok = status == "ok"
-    subsets = c.get(rec, "subsets", "subsets", dict, required=ok) or {}
-    for key, value in subsets.items():
-        c.score(value, f"subsets.{key}")
-    sections = c.get(rec, "sections", "sections", dict, required=ok) or {}
-    for key, value in sections.items():
-        c.score(value, f"sections.{key}")
-    if ok or "overall" in rec:
-        c.score(rec.get("overall"), "overall", label=True)
-    if rec.get("overall_legacy") is not None:
-        c.score(rec["overall_legacy"], "overall_legacy", label=True)
+    suites = c.get(rec, "suites", "suites", dict, required=False) or {}
+    rec["suites"] = suites
+    if ok and rec["suite"] not in suites:
+        c.fail("suites", f"has no block for the record's suite {rec['suite']!r}")
+    for suite, block in suites.items():
+        _check_block(c, block, f"suites.{suite}", ok)
     cost = c.get(rec, "cost", "cost", dict, required=False) or {}
     for key, value in cost.items():
         c.number(value, f"cost.{key}", nullable=True)
     return rec
+
+
+def _check_block(c: _Checker, block: Any, where: str, ok: bool) -> None:
+    if not isinstance(block, dict):
+        c.fail(where, f"must be an object, not {type(block).__name__}")
+    c.get(block, "label", f"{where}.label", str, required=False)
+    for kind in ("subsets", "sections"):
+        scores = c.get(block, kind, f"{where}.{kind}", dict, required=ok) or {}
+        for key, value in scores.items():
+            c.score(value, f"{where}.{kind}.{key}")
+    if ok or "overall" in block:
+        c.score(block.get("overall"), f"{where}.overall", label=True)
+    if block.get("overall_legacy") is not None:
+        c.score(block["overall_legacy"], f"{where}.overall_legacy", label=True)
+    missing = c.get(block, "missing_subsets", f"{where}.missing_subsets", list, required=False) or []
+    if not all(isinstance(m, str) for m in missing):
+        c.fail(f"{where}.missing_subsets", "must be a list of subset names")
+    block["missing_subsets"] = missing
 
 
 # -- reading and writing -----------------------------------------------------------------------
@@ -286,10 +332,22 @@ def group_key(record: dict[str, Any]) -> GroupKey:
     return (s["name"], s["version"], s["manifest_sha256"], record["suite"])
 
 
-def load_records(folder: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every valid ``*.json`` record directly in ``folder`` and one line per skipped file.
+def set_folder(results: str | Path, set_name: str, set_version: str) -> Path:
+    """``<results>/<set name>-<version>``: where one set's records and raw scores live."""
+    return Path(results) / f"{set_name}-{set_version}"
 
-    Files are read in name order. A malformed file is skipped and reported by name, never
+
+def record_files(folder: str | Path) -> list[Path]:
+    """The record files of a results folder: ``*/*.json`` (per set) then the flat ``*.json``."""
+    folder = Path(folder)
+    nested = [p for p in sorted(folder.glob("*/*.json")) if p.parent.name != "raw"]
+    return nested + sorted(folder.glob("*.json"))
+
+
+def load_records(folder: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every valid record in ``folder`` (:func:`record_files`) and one line per skipped file.
+
+    Files are read in that order. A malformed file is skipped and reported by name, never
     raised. When two files hold the same submission on the same set and suite, the one
     created later is kept and the other reported. A missing folder raises :class:`ResultError`.
     """
@@ -299,7 +357,7 @@ def load_records(folder: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     records: list[dict[str, Any]] = []
     problems: list[str] = []
     seen: dict[tuple, tuple[int, Path]] = {}
-    for path in sorted(folder.glob("*.json")):
+    for path in record_files(folder):
         if not path.is_file():
             continue
         try:

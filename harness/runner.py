@@ -8,11 +8,12 @@ outside the sandbox, and computes every metric there (raw outputs in, metrics co
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,18 @@ from harness import __version__
 from harness.checks import CheckResult, head_dependencies, run_static_checks
 from harness.embedset import EmbeddingSet
 from harness.errors import HarnessError
-from harness.evaluation import PRIMARY_SUITE, ScoringMatrix, score_fields, write_raw_scores
+from harness.evaluation import (
+    PRIMARY_SUITE,
+    ScoringMatrix,
+    file_raw_scores,
+    primary_suite,
+    raw_path,
+    score_fields,
+    write_raw_scores,
+)
 from harness.probe import CALLS, MAX_FLIP_RATE, N_REPEATS, ScoreCalls, flip_rate, secret_rng
-from harness.protocol import clean_text
-from harness.results import SCHEMA_VERSION, read_record, write_record
+from harness.protocol import array_name, clean_text
+from harness.results import SCHEMA_VERSION, read_record, set_folder, write_record
 from harness.sandbox import JobResult, Limits, Sandbox, job_payload
 from harness.submissions import Submission, SubmissionError, check_placeholders
 
@@ -61,11 +70,23 @@ class Runner:
             "set": {"name": self.set.name, "version": self.set.version,
                     "manifest_sha256": self.set.manifest_sha256,
                     "model": self.set.manifest.get("model", {}).get("id", "")},
-            "harness": __version__, "suite": PRIMARY_SUITE, "seeds": seeds,
+            "harness": __version__, "suite": self._headline_suite(), "seeds": seeds,
             "isolation": self.sandbox.isolation,
             "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
             "command": self.opt.command or f"rewardheads run {sub.path if sub else name}",
         }
+
+    def _headline_suite(self) -> str:
+        """The record's ``suite``: the first registered suite the set is scored on."""
+        try:
+            return primary_suite(ScoringMatrix.of(self.set))
+        except HarnessError:  # no test split or no suite for it: the scoring step will say so
+            return PRIMARY_SUITE
+
+    @property
+    def set_results(self) -> Path:
+        """``<results>/<set name>-<version>``: this set's records and raw scores."""
+        return set_folder(self.opt.results, self.set.name, self.set.version)
 
     def _up_to_date(self, old: dict[str, Any] | None, base: dict[str, Any]) -> bool:
         if self.opt.force or old is None:
@@ -73,27 +94,33 @@ class Runner:
         same = ("sha256", "params")
         return (old.get("status") == "ok" and all(old["submission"].get(k) == base["submission"].get(k) for k in same)
                 and old["set"]["manifest_sha256"] == base["set"]["manifest_sha256"]
-                and old["seeds"] == base["seeds"] and old["harness"] == base["harness"])
+                and old["seeds"] == base["seeds"] and old["harness"] == base["harness"]
+                and old["suite"] == base["suite"] and raw_path(self.set_results, base["submission"]["name"]).is_file())
 
     def _previous(self, name: str) -> dict[str, Any] | None:
-        path = self.opt.results / f"{name}.json"
-        if not path.is_file():
-            return None
-        try:
-            return read_record(path)
-        except HarnessError:
-            return None
+        """This set's record of ``name``: in the set's folder, else (old flat layout) directly
+        in the results folder when it was scored on this set."""
+        for path in (self.set_results / f"{name}.json", self.opt.results / f"{name}.json"):
+            if not path.is_file():
+                continue
+            try:
+                old = read_record(path)
+            except HarnessError:
+                return None
+            if (old["set"]["name"], old["set"]["version"]) == (self.set.name, self.set.version):
+                return old
+        return None
 
     def plan(self, paths: list[Path], variants: list[dict[str, Any]] = ({},)) -> tuple[list, list]:
         """Static checks and up-to-date checks: ``(finished records, [(submission, base record, seeds)])``."""
         records, planned = [], []
         for path in paths:
             folder, checks = run_static_checks(path)
-            failed = [c for c in checks if not c.passed]
-            for overrides in variants:
-                sub = folder
+            for declared, overrides in [(d, o) for d in (folder.expand() if folder else [None]) for o in variants]:
+                failed = [c for c in checks if not c.passed]
+                sub = declared
                 try:
-                    sub = folder.variant(overrides) if folder else None
+                    sub = declared.variant(overrides) if declared else None
                 except SubmissionError as err:
                     failed = [CheckResult("check_metadata", False, str(err))]
                 seeds = self.opt.seeds if self.opt.seeds is not None else list(sub.seeds if sub else [0])
@@ -134,7 +161,10 @@ class Runner:
             return records
         matrix = ScoringMatrix.of(self.set)
         arrays = matrix.arrays()
-        jobs = [(k, sub, seed) for k, (sub, _, seeds) in enumerate(planned) for seed in seeds]
+        groups: dict[tuple, list[int]] = {}  # one sandboxed process per (folder, seeds): all its seeds and variants
+        for k, (sub, _, seeds) in enumerate(planned):
+            groups.setdefault((sub.path, tuple(seeds)), []).append(k)
+        jobs = sorted(groups.values(), key=lambda ks: -len(ks) * len(planned[ks[0]][2]))  # the biggest first
         bar = tqdm(total=len(jobs), desc="fit+score", unit="job", disable=not self.opt.progress)
         running: dict[int, str] = {}
         lock = threading.Lock()
@@ -143,36 +173,33 @@ class Runner:
             names = ", ".join(running.values())
             bar.set_postfix_str(f"running: {names}" if names else "", refresh=True)
 
-        def work(index: int) -> tuple[int, tuple[ScoreCalls | None, JobResult]]:
-            _, sub, seed = jobs[index]
+        def work(index: int) -> tuple[int, tuple[list[ScoreCalls], JobResult]]:
+            subs = [planned[k][0] for k in jobs[index]]
+            seeds = planned[jobs[index][0]][2]
             with lock:
-                running[index] = f"{sub.name} seed {seed}"
+                running[index] = f"{subs[0].base_name} ({len(seeds)} seed(s)" + (
+                    f", {len(subs)} variants)" if len(subs) > 1 else ")")
                 show()
             try:
-                outcome = self.run_job(sub, seed, train, arrays, protected)
+                outcome = self.run_job(subs, seeds, train, arrays, protected)
             except HarnessError as err:  # e.g. a bind that would expose the set: this job fails, not the run
-                outcome = (None, JobResult("failed", str(err), self.sandbox.isolation, 0.0))
+                outcome = ([], JobResult("failed", str(err), self.sandbox.isolation, 0.0))
             with lock:
                 running.pop(index, None)
                 bar.update()
                 show()
             return index, outcome
 
-        outcomes: dict[int, tuple] = {}
-        left = {k: len(seeds) for k, (_, _, seeds) in enumerate(planned)}
         finished: dict[int, dict[str, Any]] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.opt.jobs)) as pool:
-            for future in as_completed([pool.submit(work, i) for i in range(len(jobs))]):
-                index, outcome = future.result()
-                outcomes[index] = outcome
-                k = jobs[index][0]
-                left[k] -= 1
-                if left[k]:
-                    continue
+            done = ((index, k, j, outcome) for future in as_completed([pool.submit(work, i) for i in range(len(jobs))])
+                    for index, outcome in [future.result()] for j, k in enumerate(jobs[index]))
+            for index, k, j, (calls, job_result) in done:
                 sub, base, seeds = planned[k]
-                results = [outcomes[i] for i, job in enumerate(jobs) if job[0] == k]
+                results = [(calls[i] if calls else None, _seed_view(job_result, i, j, len(seeds), len(jobs[index])))
+                           for i in range(len(seeds))]
                 try:
-                    record = self._score(base, seeds, results, matrix)
+                    record = self._score(base, seeds, results, matrix, job_result)
                 except Exception as err:  # noqa: BLE001 - never lose the other heads' results to one record
                     record = {**base, "status": "failed", "error": f"scoring failed: {type(err).__name__}: "
                               f"{clean_text(err, 300)}"}
@@ -187,32 +214,49 @@ class Runner:
         bar.close()
         return records + [finished[k] for k in range(len(planned))]
 
-    def run_job(self, sub: Submission, seed: int, train: list[Path], arrays: dict[str, np.ndarray],
-                protected: list[Path]) -> tuple[ScoreCalls, JobResult]:
-        """One sandboxed fit + score of ``sub`` with ``seed`` on freshly drawn secret score calls."""
-        rng = secret_rng()
-        calls = ScoreCalls.draw(len(arrays["response"]), rng)
+    def run_job(self, subs: list[Submission], seeds: list[int], train: list[Path], arrays: dict[str, np.ndarray],
+                protected: list[Path]) -> tuple[list[ScoreCalls], JobResult]:
+        """One sandboxed process for the variants ``subs`` of one folder: per seed a fresh head, fitted
+        once per distinct fit (variants differing only in read-out params share it), scored on that
+        seed's own freshly drawn secret score calls. Returns the calls per seed and the job's result."""
+        sub = subs[0]
+        keys = [json.dumps(v.fit_params, sort_keys=True) if v.readout else f"own fit {j}" for j, v in enumerate(subs)]
+        shared = [keys.index(key) for key in keys]  # the first variant with the same fit params
         with tempfile.TemporaryDirectory(prefix="rewardheads-calls-") as tmp:
             folder = Path(tmp)
             os.chmod(folder, 0o755)  # the worker may read it as its own uid
-            calls.write(folder, arrays, rng)
-            job = job_payload(sub, "run", seed, head_dependencies(sub), calls=list(CALLS))
+            calls, expect = [], {}
+            for i in range(len(seeds)):
+                rng = secret_rng()  # every seed its own secret draw
+                calls.append(ScoreCalls.draw(len(arrays["response"]), rng))
+                calls[i].write(folder / str(i), arrays, rng)
+                expect.update({array_name(i, j, name): size for j in range(len(subs))
+                               for name, size in calls[i].sizes.items()})
+            for path in [folder, *folder.iterdir()]:
+                os.chmod(path, 0o755)
+            job = job_payload(sub, "run", seeds[0], head_dependencies(sub), calls=list(CALLS), seeds=list(seeds),
+                              variants=[{"params": v.params, "fit": shared[j]} for j, v in enumerate(subs)])
             echo = None
             if self.opt.verbose:
                 from tqdm import tqdm
 
-                echo = lambda line: tqdm.write(f"  [{sub.name} seed {seed}] {line}")  # noqa: E731
-            result = self.sandbox.run(job, submission=sub.path, train=train, inputs=folder, expect=calls.sizes,
-                                      protected=[p for p in protected if p != sub.path], echo=echo)
+                echo = lambda line: tqdm.write(f"  [{sub.base_name}] {line}")  # noqa: E731
+            result = self.sandbox.run(job, submission=sub.path, train=train, inputs=folder, expect=expect,
+                                      protected=[p for p in protected if p != sub.path], echo=echo,
+                                      fits=len(seeds) * len(set(keys)))
         return calls, result
 
     def _score(self, base: dict[str, Any], seeds: list[int], results: list[tuple[ScoreCalls, JobResult]],
-               matrix: ScoringMatrix) -> dict[str, Any]:
+               matrix: ScoringMatrix, job: JobResult | None = None) -> dict[str, Any]:
+        """A record from one variant's per-seed results (``job``: the whole process's, naming the seed it failed on)."""
         cost = _cost([r for _, r in results])
         bad = next(((s, r) for s, (_, r) in zip(seeds, results, strict=True) if r.status != "ok"), None)
         if bad is not None:
             seed, r = bad
-            return {**base, "status": r.status, "error": f"seed {seed}: {r.error}", "cost": cost}
+            at = job.report.at if job is not None and job.report is not None else None
+            where = (f"seed {seeds[at]}" if at is not None else f"seed {seed}" if len(seeds) == 1
+                     else f"seeds {', '.join(map(str, seeds))}")
+            return {**base, "status": r.status, "error": f"{where}: {r.error}", "cost": cost}
         n, items = len(matrix), matrix.items()
         per_seed_scores, flips = [], []
         for seed, (calls, r) in zip(seeds, results, strict=True):
@@ -240,7 +284,18 @@ class Runner:
         return record
 
     def _finish(self, name: str, record: dict[str, Any]) -> dict[str, Any]:
-        write_record(self.opt.results / f"{name}.json", record)
+        """Write the record into the set's folder; an ``ok`` run's raw scores move there with
+        each suite's seed-averaged unit credit (:func:`harness.evaluation.file_raw_scores`)."""
+        write_record(self.set_results / f"{name}.json", record)
+        flat = self.opt.results / f"{name}.json"
+        if flat.is_file() and self._previous(name) is not None and self._previous(name) is not record:
+            try:  # the old flat layout's record of this set is superseded by the one just written
+                if read_record(flat)["set"]["name"] == self.set.name:
+                    flat.unlink()
+            except HarnessError:
+                pass
+        if record.get("status") == "ok":
+            file_raw_scores(self.opt.results, self.set_results, name, ScoringMatrix.of(self.set))
         return record
 
 
@@ -255,15 +310,39 @@ def validate(path: Path, sandbox: Sandbox, seed: int = 0) -> list[CheckResult]:
             results.insert(1, CheckResult("check_filled_in", False, str(err)))
     if sub is None or not all(r.passed for r in results):
         return results
-    try:
-        outcome = sandbox.run(job_payload(sub, "checks", seed, head_dependencies(sub)), submission=sub.path)
-    except HarnessError as err:
-        return [*results, CheckResult("check_sandboxed_run", False, str(err))]
-    if outcome.status != "ok":
-        return [*results, CheckResult("check_sandboxed_run", False, outcome.error or outcome.status)]
-    results += [CheckResult(c.name, c.passed, c.message) for c in outcome.report.checks]
-    return [*results, CheckResult("check_sandboxed_run", True, f"isolation {sandbox.isolation}, "
-                                  f"{outcome.wall_s:.1f} s, peak {outcome.peak_rss_mb:.0f} MB")]
+    variants = sub.expand()  # the dynamic checks run on every declared variant, each in its own sandbox
+    walls, peak = [], 0.0
+    for j, variant in enumerate(variants):
+        label = f"[{variant.variant_name}]" if variant.variant_name else ""
+        shared = [{"params": v.params, "fit": 0} for v in variants] if j == 0 and sub.readout else []
+        try:
+            outcome = sandbox.run(job_payload(variant, "checks", seed, head_dependencies(variant), variants=shared),
+                                  submission=sub.path)
+        except HarnessError as err:
+            return [*results, CheckResult(f"check_sandboxed_run{label}", False, str(err))]
+        if outcome.status != "ok":
+            return [*results, CheckResult(f"check_sandboxed_run{label}", False, outcome.error or outcome.status)]
+        results += [CheckResult(c.name + ("" if c.name == "check_readout" else label), c.passed, c.message)
+                    for c in outcome.report.checks]
+        walls.append(outcome.wall_s)
+        peak = max(peak, outcome.peak_rss_mb)
+    runs = f"{len(walls)} runs, " if len(walls) > 1 else ""
+    return [*results, CheckResult("check_sandboxed_run", True, f"isolation {sandbox.isolation}, {runs}"
+                                  f"{sum(walls):.1f} s, peak {peak:.0f} MB")]
+
+
+def _seed_view(result: JobResult, i: int, j: int, n_seeds: int, n_variants: int) -> JobResult:
+    """Seed ``i`` of variant ``j`` of a whole-process result: its own score vectors and phase times; the
+    process's wall and CPU time and its import and load times shared equally among its seeds."""
+    per = {"wall_s": result.wall_s / n_seeds, "cpu_s": result.cpu_s / n_seeds}
+    rep = result.report
+    if result.status != "ok" or rep is None or len(rep.runs) != n_seeds * n_variants:
+        return replace(result, **per)
+    run = rep.runs[i * n_variants + j]
+    times = {"fit_s": run.fit_s, "score_s": run.score_s,
+             **{k: rep.times[k] / n_seeds for k in ("import_s", "load_s") if k in rep.times}}
+    arrays = {name: rep.arrays[array_name(i, j, name)] for name in CALLS}
+    return replace(result, **per, report=replace(rep, times=times, arrays=arrays, runs=()))
 
 
 def _first(failed: list[CheckResult]) -> str:
