@@ -690,3 +690,24 @@ def write_recipe(path: Path, model) -> Path:
         'data_files = ["{data_dir}/ultrafeedback/train_prefs.jsonl"]\n'
     )
     return path
+
+
+GOLDEN_STEM = "Gemma2b-sft_Gemma2b_Harmless"
+
+
+def write_golden_arrays(folder: str | Path, *, n_train: int = 40, n_test: int = 20, k: int = 8, d: int = 16,
+                        noise: float = 0.1, seed: int = 0, stem: str = GOLDEN_STEM) -> Any:
+    """The seed paper's layout in ``folder``: ``embd_{stem}_{split}.npy`` (N, K, D) float32 and
+    ``reward_{stem}_{split}.npy`` (N, K, 1), golden reward = embedding @ w + noise; returns ``w``."""
+    import numpy as np
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=d) / np.sqrt(d)
+    for split, n in (("train", n_train), ("test", n_test)):
+        emb = rng.normal(size=(n, k, d)).astype(np.float32)
+        reward = emb.astype(np.float64) @ w + noise * rng.normal(size=(n, k))
+        np.save(folder / f"embd_{stem}_{split}.npy", emb)
+        np.save(folder / f"reward_{stem}_{split}.npy", reward[:, :, None])
+    return w
