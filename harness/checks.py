@@ -386,6 +386,48 @@ def run_dynamic_checks(head: Submission | HeadFactory, seed: int = 0) -> list[di
     return results
 
 
+def run_readout_check(variants: list[dict], readout: tuple[str, ...], make_with: Callable[[dict], object],
+                      seed: int = 0) -> dict:
+    """``check_readout``: a variant re-read from another variant's fit (``set_readout``) scores
+    bit-identically to a fit of its own, so the run may share one fit among them."""
+    train, batch = tiny_set()
+    groups: dict[str, list[dict]] = {}
+    for params in variants:
+        key = repr(sorted((k, repr(v)) for k, v in params.items() if k not in readout))
+        groups.setdefault(key, []).append(params)
+    try:
+        for group in (g for g in groups.values() if len(g) > 1):
+            shared = make_with(group[0])
+            shared.fit(train, seed=seed)
+            if not callable(getattr(shared, "set_readout", None)):
+                raise CheckFailed("variants share a fit (readout = [...]) but the head has no set_readout() method")
+            for params in group[1:]:
+                shared.set_readout(**{k: params[k] for k in readout if k in params})
+                reread = _scores(shared, batch)
+                own = make_with(params)
+                own.fit(train, seed=seed)
+                mine = _scores(own, batch)
+                if not np.array_equal(reread, mine):
+                    diff = float(np.max(np.abs(reread - mine)))
+                    raise CheckFailed(f"re-reading a fit with {_readout_text(params, readout)} differs from a fit of "
+                                      f"its own (by up to {diff:.3g}): a read-out param changes the fit; "
+                                      "take it out of 'readout'")
+    except HeadSkipped as err:
+        return {"name": "check_readout", "passed": True, "message": f"skipped: {err}"}
+    except (CheckFailed, SubmissionError) as err:
+        return {"name": "check_readout", "passed": False, "message": str(err)}
+    except Exception as err:  # noqa: BLE001 - the head's own failure, on one line
+        text = str(err).splitlines()[0][:300] if str(err) else ""
+        return {"name": "check_readout", "passed": False, "message": f"{type(err).__name__}: {text}".rstrip(": ")}
+    shared_fits = sum(len(g) - 1 for g in groups.values())
+    return {"name": "check_readout", "passed": True,
+            "message": f"{shared_fits} of {len(variants)} variant(s) read out from a shared fit"}
+
+
+def _readout_text(params: dict, readout: tuple[str, ...]) -> str:
+    return ", ".join(f"{k}={params[k]!r}" for k in readout if k in params)
+
+
 def run_static_checks(path: Path) -> tuple[Submission | None, list[CheckResult]]:
     """Metadata first (nothing else can run without it), then every static check."""
     try:

@@ -126,6 +126,20 @@ class BaseHead:
         """Number of learned parameters, if the head can say (shown on the leaderboard)."""
         return None
 
+    def set_readout(self, **params: Any) -> None:
+        """Re-read the fitted model under other read-out params (those ``readout = [...]`` in
+        ``submission.toml`` names): variants that differ only in these share one fit per seed.
+
+        The default stores each value on the constructor argument of that name, which is right when
+        ``score`` reads the attribute (as ``self.aggregation``); override it when ``fit`` derives
+        state from a read-out param. ``check_readout`` verifies a re-read scores like a fresh fit.
+        """
+        known = self.get_params()
+        for name, value in params.items():
+            if name not in known:
+                raise TypeError(f"set_readout: {type(self).__name__}() has no parameter {name!r}")
+            setattr(self, name, value)
+
     def fit(self, train: PreferenceData, *, seed: int) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 

@@ -44,13 +44,17 @@ class ProtocolError(HarnessError):
 class Job:
     """What the parent asks of one worker process (written by the parent, read by the worker)."""
 
-    mode: str  # "run" (fit once, score the inputs) or "checks" (conformance checks on a tiny set)
-    seed: int
+    mode: str  # "run" (fit once per seed, score the inputs) or "checks" (conformance checks on a tiny set)
+    seed: int  # "checks": the seed of the checks; "run": ignored when ``seeds`` is given
     submission: dict[str, Any]  # harness.submissions.Submission fields, path as seen inside the sandbox
     preimport: list[str] = field(default_factory=list)
     train: list[str] = field(default_factory=list)
-    inputs: str | None = None  # folder of the score calls (a/, b/)
+    inputs: str | None = None  # folder of the score calls, one folder per seed (0/a/, 0/b/, 1/a/, ...)
     calls: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)  # "run": every seed, each with a fresh head (default [seed])
+    # "run": [{"params": {...}, "fit": k}] per variant (default: the submission's own params); variants with
+    # the same "fit" share one fit per seed, re-read with ``set_readout`` under their read-out params
+    variants: list[dict[str, Any]] = field(default_factory=list)
     scratch: str = ""
     threads: int = 1
     memory_mb: int = 0
@@ -60,12 +64,33 @@ class Job:
     deny_read: list[str] = field(default_factory=list)
     guard: bool = True  # tests switch the audit hook off to probe the OS-level sandbox alone
 
+    @property
+    def run_seeds(self) -> list[int]:
+        return list(self.seeds) or [self.seed]
+
+    @property
+    def run_variants(self) -> list[dict[str, Any]]:
+        return list(self.variants) or [{"params": dict(self.submission.get("params", {})), "fit": 0}]
+
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> Job:
         return cls(**json.loads(text))
+
+
+def array_name(seed_index: int, variant_index: int, call: str) -> str:
+    """The report's name of one score vector: ``"<seed index>.<variant index>.<call>"``."""
+    return f"{seed_index}.{variant_index}.{call}"
+
+
+@dataclass(frozen=True)
+class RunTimes:
+    """One (seed, variant)'s phase times as the worker reported them (bounded by the totals)."""
+
+    fit_s: float
+    score_s: float
 
 
 @dataclass(frozen=True)
@@ -87,6 +112,8 @@ class WorkerReport:
     checks: tuple[CheckOutcome, ...] = ()
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     traceback: str = ""  # the head's traceback, its own frames in full (failed reports)
+    runs: tuple[RunTimes, ...] = ()  # per (seed, variant), seeds outer: the fit (shared) and its scoring
+    at: int | None = None  # the index of the seed the worker was on when it failed or skipped
 
 
 def encode_report(header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> bytes:
@@ -119,8 +146,26 @@ def _number(value: Any, what: str) -> float:
     return float(value)
 
 
-def decode_report(data: bytes, expected: dict[str, int]) -> WorkerReport:
-    """Parse one frame; ``expected`` maps each array the parent needs to its exact length."""
+def _runs(header: dict[str, Any], times: dict[str, float], runs: int, ok: bool) -> tuple[RunTimes, ...]:
+    """Per-(seed, variant) times: exactly ``runs`` of them in an ok report, each within the totals."""
+    runs_in = header.get("runs", [])
+    if not isinstance(runs_in, list) or len(runs_in) > runs or (ok and len(runs_in) != runs):
+        raise ProtocolError(f"report carries {clean_text(len(runs_in) if isinstance(runs_in, list) else runs_in, 20)}"
+                            f" run times, expected {runs}")
+    out = []
+    for item in runs_in:
+        if not isinstance(item, dict) or set(item) != {"fit_s", "score_s"}:
+            raise ProtocolError("a report run time is malformed")
+        fit, score = _number(item["fit_s"], "run fit_s"), _number(item["score_s"], "run score_s")
+        if fit < 0 or score < 0 or fit > times.get("fit_s", 0.0) + 1e-6 or score > times.get("score_s", 0.0) + 1e-6:
+            raise ProtocolError("a report run time is negative or exceeds the report's total")
+        out.append(RunTimes(fit, score))
+    return tuple(out)
+
+
+def decode_report(data: bytes, expected: dict[str, int], runs: int = 0, seeds: int = 0) -> WorkerReport:
+    """Parse one frame; ``expected`` maps each array the parent needs to its exact length, ``runs`` is
+    the number of (seed, variant) times an ok report carries, ``seeds`` bounds the failing seed's index."""
     if len(data) < len(MAGIC) + 4 or data[:4] != MAGIC:
         raise ProtocolError("the worker sent no report" if not data else "the report lacks the frame magic")
     (size,) = struct.unpack("<I", data[4:8])
@@ -132,7 +177,8 @@ def decode_report(data: bytes, expected: dict[str, int]) -> WorkerReport:
         raise ProtocolError("report header is not valid JSON") from None
     if not isinstance(header, dict):
         raise ProtocolError("report header is not a JSON object")
-    unknown = set(header) - {"status", "phase", "error", "times", "params", "checks", "arrays", "traceback"}
+    unknown = set(header) - {"status", "phase", "error", "times", "params", "checks", "arrays", "traceback",
+                             "runs", "at"}
     if unknown:
         raise ProtocolError(f"report header has unknown keys {sorted(unknown)[:3]}")
     status, phase = header.get("status"), header.get("phase")
@@ -155,6 +201,10 @@ def decode_report(data: bytes, expected: dict[str, int]) -> WorkerReport:
     if params is not None and (isinstance(params, bool) or not isinstance(params, int)
                                or not 0 <= params <= MAX_PARAMS):
         raise ProtocolError(f"parameter count must be an integer in [0, {MAX_PARAMS:.0e}]")
+    run_times = _runs(header, times, runs, status == "ok")
+    at = header.get("at")
+    if at is not None and (isinstance(at, bool) or not isinstance(at, int) or not 0 <= at < max(seeds, 1)):
+        raise ProtocolError("report names a seed index out of range")
     checks_in = header.get("checks", [])
     if not isinstance(checks_in, list) or len(checks_in) > MAX_CHECKS:
         raise ProtocolError("report checks are malformed")
@@ -180,4 +230,5 @@ def decode_report(data: bytes, expected: dict[str, int]) -> WorkerReport:
     if offset != len(data):
         raise ProtocolError(f"{len(data) - offset} unexpected bytes after the report")
     return WorkerReport(status=status, phase=phase, error=clean_text(error) if error is not None else None,
-                        times=times, params=params, checks=tuple(checks), arrays=arrays, traceback=trace)
+                        times=times, params=params, checks=tuple(checks), arrays=arrays, traceback=trace,
+                        runs=run_times, at=at)

@@ -1,4 +1,5 @@
-"""Run one head × one seed in an isolated process with limits; return its report only.
+"""Run one head's job (all its seeds and variants on one set) in an isolated process with limits;
+return its report only.
 
 Isolation levels (recorded in every result):
 
@@ -23,6 +24,7 @@ itself and bounds whatever the worker reports by them.
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import fcntl
 import functools
@@ -229,14 +231,22 @@ class Sandbox:
 
     # -- public --------------------------------------------------------------------------------
     def run(self, job: Job, *, submission: Path, train: list[Path] = (), inputs: Path | None = None,
-            expect: dict[str, int] | None = None, protected: list[Path] = (), echo=None) -> JobResult:
+            expect: dict[str, int] | None = None, protected: list[Path] = (), echo=None,
+            fits: int = 1) -> JobResult:
         """Run ``job`` for the submission folder; never raises for a head's fault.
 
         ``expect`` maps each score array the report must carry to its length; ``protected``
         lists host folders (the set, results, other submissions) no bind may expose; ``echo``,
-        if given, receives each line the head prints (cleaned) as it is printed.
+        if given, receives each line the head prints (cleaned) as it is printed. ``fits`` is the
+        number of fits the job makes (seeds x distinct fits of its variants): the CPU and wall-clock
+        limits are per fit, so the job's own limits are that many times the per-fit ones.
         """
         expect = expect or {}
+        if fits > 1:
+            scaled = copy.copy(self)
+            scaled.limits = replace(self.limits, cpu_s=self.limits.cpu_s * fits, wall_s=self.limits.wall_s * fits)
+            return scaled.run(job, submission=submission, train=train, inputs=inputs, expect=expect,
+                              protected=protected, echo=echo)
         uid = _UIDS.take() if _is_root() else None
         try:
             with tempfile.TemporaryDirectory(prefix="rewardheads-job-") as tmp:
@@ -295,7 +305,8 @@ class Sandbox:
             )
         finally:
             os.close(write_fd)
-        return self._collect(proc, read_fd, expect, uid, echo)
+        seeds = len(job.run_seeds) if job.mode == "run" else 0
+        return self._collect(proc, read_fd, expect, uid, echo, runs=seeds * len(job.run_variants), seeds=seeds)
 
     def _env(self, scratch: str) -> dict[str, str]:
         env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C.UTF-8",
@@ -340,7 +351,7 @@ class Sandbox:
         return argv
 
     def _collect(self, proc: subprocess.Popen, read_fd: int, expect: dict[str, int], uid: int | None,
-                 echo=None) -> JobResult:
+                 echo=None, runs: int = 0, seeds: int = 0) -> JobResult:
         limits = self.limits
         start = time.perf_counter()
         output = _Drain(proc.stdout, limits.output_kb * 1024, on_overflow=lambda: _kill_group(proc), echo=echo,
@@ -382,7 +393,7 @@ class Sandbox:
         if code != 0:
             return failed(_describe_exit(code, limits, measured["output_tail"], measured["cpu_s"]))
         try:
-            rep = decode_report(report.data(), expect)
+            rep = decode_report(report.data(), expect, runs=runs, seeds=seeds)
         except ProtocolError as err:
             return failed(f"invalid report from the worker: {err}")
         if rep.status == "skipped":

@@ -41,6 +41,8 @@ MAX_INT = 2**53
 PARAM_DEPTH, PARAM_KEYS, PARAM_ITEMS, PARAM_CHARS = 3, 64, 256, 1000
 TEXT_LIMITS = {"version": 32, "description": 1000, "author": 100, "license": 64, "link": 500, "entry_point": 200}
 MAX_AUTHORS, MAX_LINKS = 20, 10
+VARIANT_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,31}$")
+MAX_VARIANTS = 16
 
 
 class SubmissionError(HarnessError):
@@ -63,6 +65,9 @@ class Submission:
     params: dict[str, Any] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)  # a variant's params on top of the folder's
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # declared [variants.NAME] tables
+    readout: tuple[str, ...] = ()  # params that only change how a fitted model is read out
+    variant_name: str = ""  # which declared variant this is ("" for the folder itself)
 
     @property
     def base_name(self) -> str:
@@ -74,8 +79,26 @@ class Submission:
         """The name its entry point is imported under (one per variant, a valid identifier)."""
         return "rewardheads_submission_" + re.sub(r"\W", "_", self.name)
 
+    def expand(self) -> list[Submission]:
+        """The declared variants, in the file's order (named ``name@variant``), or just this folder."""
+        if self.variant_name or not self.variants:
+            return [self]
+        return [replace(self, name=f"{self.base_name}@{key}", params={**self.params, **values}, variant_name=key)
+                for key, values in self.variants.items()]
+
+    @property
+    def fit_params(self) -> dict[str, Any]:
+        """The params a fit depends on: variants that agree on these share one fit per seed."""
+        return {k: v for k, v in self.params.items() if k not in self.readout}
+
+    @property
+    def readout_params(self) -> dict[str, Any]:
+        """The read-out params (``readout = [...]``) with this variant's values."""
+        return {k: self.params[k] for k in self.readout if k in self.params}
+
     def variant(self, overrides: dict[str, Any]) -> Submission:
-        """This submission with ``overrides`` on its ``[params]``, named ``name@k=v,...``.
+        """This submission with ``overrides`` on its ``[params]``, named ``name@k=v,...``
+        (``name@variant,k=v,...`` for a declared variant).
 
         Values follow the ``[params]`` rules; the folder (and its content hash) is unchanged, so
         a variant's record says exactly what was run without editing any file.
@@ -88,7 +111,8 @@ class Submission:
             _check_param(where, f"params.{key}", value, 1)
         merged = {**self.overrides, **overrides}
         label = ",".join(f"{k}={_param_text(v)}" for k, v in sorted(merged.items()))
-        return replace(self, name=f"{self.base_name}@{label}", params={**self.params, **overrides},
+        prefix = f"{self.base_name}@{self.variant_name + ',' if self.variant_name else ''}"
+        return replace(self, name=f"{prefix}{label}", params={**self.params, **overrides},
                        overrides=merged)
 
     @property
@@ -133,7 +157,9 @@ class Submission:
             "name": self.name, "version": self.version, "sha256": self.sha256, "family": self.family,
             "description": self.description, "authors": list(self.authors), "license": self.license,
             "links": dict(self.links), "params": dict(self.params), "entry_point": self.entry_point,
-            **({"variant_of": self.base_name, "overrides": dict(self.overrides)} if self.overrides else {}),
+            **({"variant_of": self.base_name} if self.overrides or self.variant_name else {}),
+            **({"variant": self.variant_name} if self.variant_name else {}),
+            **({"overrides": dict(self.overrides)} if self.overrides else {}),
         }
 
 
@@ -149,6 +175,8 @@ _SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "seeds": (list, False),
     "params": (dict, False),
     "links": (dict, False),
+    "readout": (list, False),
+    "variants": (dict, False),
 }
 
 
@@ -249,6 +277,35 @@ def _check_links(where: str, links: dict) -> dict[str, str]:
     return dict(links)
 
 
+def _check_variants(where: str, variants: dict, params: dict) -> dict[str, dict[str, Any]]:
+    """``[variants.NAME]`` tables: short lower-case names, each a table of params on top of ``[params]``."""
+    if len(variants) > MAX_VARIANTS:
+        raise SubmissionError(f"{where}: '[variants]' has {len(variants)} entries, limit {MAX_VARIANTS}")
+    for key, values in variants.items():
+        if not VARIANT_RE.match(key):
+            raise SubmissionError(f"{where}: variant name {_show(key)} must match {VARIANT_RE.pattern}")
+        if not isinstance(values, dict):
+            raise SubmissionError(f"{where}: 'variants.{key}' must be a table of params, "
+                                  f"got {type(values).__name__}")
+        _check_param(where, f"variants.{key}", values, 1)
+    return {key: dict(values) for key, values in variants.items()}
+
+
+def _check_readout(where: str, readout: list, params: dict, variants: dict) -> tuple[str, ...]:
+    """``readout = [...]``: distinct names of params (in ``[params]``) that only change how a fit is read out."""
+    if len(readout) > PARAM_KEYS or not all(isinstance(k, str) for k in readout):
+        raise SubmissionError(f"{where}: 'readout' must be a list of at most {PARAM_KEYS} param names")
+    for key in readout:
+        _check_key(where, "readout", key)
+        if key not in params:
+            raise SubmissionError(f"{where}: 'readout' names {_show(key)}, which is not in [params]")
+    if len(set(readout)) != len(readout):
+        raise SubmissionError(f"{where}: 'readout' repeats a param name")
+    if readout and not variants:
+        raise SubmissionError(f"{where}: 'readout' is only meaningful with [variants.NAME] tables")
+    return tuple(readout)
+
+
 def _check_entry_point(where: str, root: Path, entry: str) -> None:
     """``relative/path.py:Class``: a regular ``.py`` file inside the folder, reached without symlinks."""
     _check_text(where, "entry_point", entry, TEXT_LIMITS["entry_point"])
@@ -325,12 +382,15 @@ def load_submission(path: str | Path) -> Submission:
     params = meta.get("params", {})
     _check_param(where, "params", params, 0)
     links = _check_links(where, meta.get("links", {}))
+    variants = _check_variants(where, meta.get("variants", {}), params)
+    readout = _check_readout(where, meta.get("readout", []), params, variants)
     root = path.resolve()
     _check_entry_point(where, root, meta["entry_point"])
     return Submission(
         path=root, name=meta["name"], version=meta["version"], family=meta["family"],
         description=meta["description"], authors=tuple(authors), license=meta["license"],
-        entry_point=meta["entry_point"], seeds=seeds, params=params, links=links,
+        entry_point=meta["entry_point"], seeds=seeds, params=params, links=links, variants=variants,
+        readout=readout,
     )
 
 

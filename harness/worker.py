@@ -1,4 +1,4 @@
-"""The process inside the sandbox: load data, fit one head with one seed, score, report.
+"""The process inside the sandbox: load data, fit a fresh head per seed (and variant), score, report.
 
 Started by :mod:`harness.sandbox` as ``python -I -B -m harness.worker JOB.json``. It receives
 training arrays and this job's unlabelled score calls, never the labels, and writes one
@@ -253,14 +253,83 @@ def _drop_privileges(uid: int | None, fallback: bool) -> None:
             os._exit(1)
 
 
-def _make_head(job, finder: _SourceFinder):
-    """A fresh head, its module imported from the sources read before privileges were dropped."""
-    from harness.submissions import Submission, head_class, instantiate
+def _submission(job):
+    from harness.submissions import Submission
 
-    sub = Submission(**{**job.submission, "path": Path(job.submission["path"])})
+    fields = {**job.submission, "path": Path(job.submission["path"])}
+    fields = {k: (tuple(v) if k in ("authors", "seeds", "readout") else v) for k, v in fields.items()}
+    return Submission(**fields)
+
+
+def _make_head(job, finder: _SourceFinder, params: dict | None = None):
+    """A fresh head (with ``params`` in place of the submission's own), its module imported from the
+    sources read before privileges were dropped."""
+    from harness.submissions import head_class, instantiate
+
+    sub = _submission(job)
     entry = Path(sub.entry_point.split(":")[0]).with_suffix("")
-    finder.sources[sub.module_name] = finder.sources[".".join(entry.parts)]
-    return instantiate(sub, head_class(sub, importlib.import_module(sub.module_name)))
+    finder.sources.setdefault(sub.module_name, finder.sources[".".join(entry.parts)])
+    return instantiate(sub, head_class(sub, importlib.import_module(sub.module_name)), **(params or {}))
+
+
+def _fit_groups(variants: list[dict]) -> list[list[int]]:
+    """Variant indices grouped by their shared fit, in order of first appearance."""
+    groups: dict[int, list[int]] = {}
+    for index, variant in enumerate(variants):
+        groups.setdefault(variant["fit"], []).append(index)
+    return list(groups.values())
+
+
+def _run_seeds(job, finder: _SourceFinder, report: dict, arrays: dict) -> None:
+    """Every seed (a fresh head per seed and fit), every variant scored on that seed's own score calls."""
+    from harness.heads import HeadSkipped, check_params, check_scores, count_params, missing_capabilities
+    from harness.protocol import array_name
+
+    train = report.pop("_train")
+    variants, readout = job.run_variants, list(job.submission.get("readout", ()))
+    runs: list[dict | None] = [None] * (len(job.run_seeds) * len(variants))
+    report["runs"], times = [], report["times"]
+    times.update(fit_s=0.0, score_s=0.0)
+    for i, seed in enumerate(job.run_seeds):
+        report["at"], report["phase"] = i, "load"
+        start = time.perf_counter()
+        calls = [load_call(Path(job.inputs) / str(i) / name) for name in job.calls]
+        times["load_s"] += time.perf_counter() - start
+        for group in _fit_groups(variants):
+            report["phase"] = "import"
+            head = _make_head(job, finder, variants[group[0]]["params"])
+            missing = missing_capabilities(head, train, calls[0])
+            if missing:
+                raise HeadSkipped(f"the set lacks {', '.join(missing)}, which this head requires")
+            report["phase"] = "fit"
+            start = time.perf_counter()
+            head.fit(train, seed=seed)
+            fit_s = time.perf_counter() - start
+            times["fit_s"] += fit_s
+            for j in group:
+                report["phase"] = "score"
+                start = time.perf_counter()
+                if len(group) > 1:
+                    reread = getattr(head, "set_readout", None)
+                    if not callable(reread):
+                        raise TypeError(f"variants share a fit (readout = {readout}) but the head has no "
+                                        "set_readout() method")
+                    reread(**{k: variants[j]["params"][k] for k in readout if k in variants[j]["params"]})
+                raw = [head.score(batch) for batch in calls]
+                score_s = time.perf_counter() - start
+                times["score_s"] += score_s
+                report["phase"] = "check"
+                for name, r, b in zip(job.calls, raw, calls, strict=True):
+                    arrays[array_name(i, j, name)] = check_scores(r, len(b))
+                runs[i * len(variants) + j] = {"fit_s": fit_s, "score_s": score_s}
+            report["params"] = check_params(count_params(head))
+    order = [array_name(i, j, name) for i in range(len(job.run_seeds)) for j in range(len(variants))
+             for name in job.calls]
+    ordered = {name: arrays[name] for name in order}  # the frame carries them in the order the parent expects
+    arrays.clear()
+    arrays.update(ordered)
+    report["runs"] = runs
+    report.pop("at")
 
 
 CUDA_HINT = "heads run on the CPU: drop .cuda() / .to('cuda') / device='cuda'"
@@ -327,46 +396,35 @@ def main(job_file: str) -> int:
     if job.guard:
         sys.addaudithook(hook)
     try:
-        from harness.heads import HeadSkipped, check_params, check_scores, count_params, missing_capabilities
-
         start = time.perf_counter()
         finder = _SourceFinder(Path(job.submission["path"]))
         _preimport([*job.preimport, *_static_imports([src for _, src, _ in finder.sources.values()])], job.threads)
         report["times"]["import_s"] = time.perf_counter() - start
         start = time.perf_counter()
         if job.mode == "run":
-            train = _load_train(job.train)
-            calls = [load_call(Path(job.inputs) / name) for name in job.calls]
+            report["_train"] = _load_train(job.train)
         report["times"]["load_s"] = time.perf_counter() - start
         sys.meta_path.insert(0, finder)
         _drop_privileges(job.uid, fallback=job.isolation == "process")
         report["phase"] = "import"
         arm()
         if job.mode == "checks":
-            from harness.checks import run_dynamic_checks
+            from harness.checks import run_dynamic_checks, run_readout_check
 
             _make_head(job, finder)  # an entry point that cannot be built fails the sandboxed run itself
             report["checks"] = run_dynamic_checks(lambda: _make_head(job, finder), seed=job.seed)
+            sub = _submission(job)
+            if sub.readout and len(sub.expand()) > 1:
+                report["checks"].append(run_readout_check(
+                    [v.params for v in sub.expand()], sub.readout,
+                    lambda params: _make_head(job, finder, params), seed=job.seed))
             report["status"] = "ok"
         else:
-            head = _make_head(job, finder)
-            missing = missing_capabilities(head, train, calls[0])
-            if missing:
-                raise HeadSkipped(f"the set lacks {', '.join(missing)}, which this head requires")
-            report["phase"] = "fit"
-            start = time.perf_counter()
-            head.fit(train, seed=job.seed)
-            report["times"]["fit_s"] = time.perf_counter() - start
-            report["phase"] = "score"
-            start = time.perf_counter()
-            raw = [head.score(batch) for batch in calls]
-            report["times"]["score_s"] = time.perf_counter() - start
-            report["phase"] = "check"
-            arrays = {name: check_scores(r, len(b)) for name, r, b in zip(job.calls, raw, calls, strict=True)}
-            report["params"] = check_params(count_params(head))
+            _run_seeds(job, finder, report, arrays)
             report["status"] = "ok"
     except BaseException as err:  # noqa: BLE001 - the head's failure, reported as one line
-        arrays = {}
+        arrays.clear()
+        report.pop("runs", None)
         if type(err).__name__ == "HeadSkipped":
             report.update(status="skipped", error=str(err)[:500])
         elif isinstance(err, MemoryError):
@@ -379,6 +437,7 @@ def main(job_file: str) -> int:
                 report["traceback"] = _traceback(err, job.submission["path"])
     else:
         report["phase"] = "done"
+    report.pop("_train", None)
     try:
         import numpy as np
 

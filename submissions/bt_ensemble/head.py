@@ -103,9 +103,17 @@ class Head(BaseHead):
             return np.concatenate([self._forward(self.params_, self._input(x[s:s + 2048])).numpy()
                                    for s in range(0, len(x), 2048)], axis=1).astype(np.float64)
 
-    def fit(self, train: PreferenceData, *, seed: int) -> None:
+    def _check_aggregation(self) -> None:
         if self.aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
+
+    def set_readout(self, **params) -> None:
+        """Read the fitted members out under another aggregation (or uwo_lambda): no refit."""
+        super().set_readout(**params)
+        self._check_aggregation()
+
+    def fit(self, train: PreferenceData, *, seed: int) -> None:
+        self._check_aggregation()
         torch.use_deterministic_algorithms(True)
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
