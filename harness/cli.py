@@ -490,6 +490,32 @@ def _leaderboard_arguments(p: argparse.ArgumentParser) -> None:
 cmd_leaderboard.add_arguments = _leaderboard_arguments
 
 
+@command("compare", "paired bootstrap of two heads on the same items: Δ per section and overall")
+def cmd_compare(args) -> int:
+    from harness.embedset import EmbeddingSet, resolve_set
+    from harness.significance import compare, comparison_text
+
+    emb_set = EmbeddingSet.open(resolve_set(args.set))
+    result = compare(args.a, args.b, args.results, emb_set, args.suite, n_boot=args.n_boot,
+                     seed=args.seed)
+    print(comparison_text(result, emb_set.ref), end="")
+    return 0
+
+
+def _compare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", metavar="A", help="submission name of a result record (Δ = A − B)")
+    p.add_argument("b", metavar="B", help="submission name of another result record")
+    p.add_argument("--set", help="set folder or NAME@VERSION (default: the bundled mini@1)")
+    p.add_argument("--results", type=Path, default=None,
+                   help="folder of result records and raw/ scores (default: the project's results/)")
+    p.add_argument("--suite", default="rewardbench-v1", help="suite to compare on")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resamples")
+
+
+cmd_compare.add_arguments = _compare_arguments
+
+
 @command("study", "reproducible studies; `study ensembles`: do ensembles beat a single head?")
 def cmd_study(args) -> int:
     from harness.embedset import EmbeddingSet, resolve_set
@@ -521,6 +547,7 @@ cmd_study.add_arguments = _study_arguments
 #: Path options whose default is a folder of the project (found like git finds a repository).
 PROJECT_DEFAULTS = {
     ("cite", "results"): ("results",),
+    ("compare", "results"): ("results",),
     ("new", "root"): ("submissions",),
     ("leaderboard", "results"): ("results",),
     ("leaderboard", "out"): ("leaderboard", "site"),

@@ -55,8 +55,6 @@ DEFAULT_SUITE = "rewardbench-v1"
 LEVEL = 0.95
 OVERALL = "Overall"
 _TIES_W = np.array(list(TIES_WEIGHTS.values()))
-#: Test splits of these suites are scored as part of another suite (as the runner does).
-JOINS = {"prior-sets": "rewardbench-v1"}
 
 
 class SignificanceError(HarnessError):
@@ -118,6 +116,15 @@ def raw_scores(name: str, results_dir: str | Path, emb_set: EmbeddingSet) -> np.
     return scores
 
 
+def _item_suite(suite: Suite | str) -> Suite:
+    """The item-credit suite named ``suite``; other plug-ins have no items to pair."""
+    suite = get_suite(suite)
+    if not isinstance(suite, Suite):
+        raise SignificanceError(f"suite {suite.name} is not scored by item credit, so it has no "
+                                "paired test here")
+    return suite
+
+
 @dataclass(frozen=True)
 class SuiteRows:
     """The test rows of one suite in a set: ``index`` into a raw score row, and their labels.
@@ -135,14 +142,15 @@ class SuiteRows:
 
     @classmethod
     def of(cls, emb_set: EmbeddingSet, suite: Suite | str = DEFAULT_SUITE) -> SuiteRows:
-        """Rows of every test split scored under ``suite`` (prior sets join v1)."""
-        suite = get_suite(suite)
+        """Rows of every test split the suite reads or includes (v1 includes prior sets)."""
+        suite = _item_suite(suite)
+        wanted = {*suite.reads, *suite.includes}
         cols: dict[str, list[np.ndarray]] = {k: [] for k in ("index", "item", "chosen", "subset",
                                                              "ids", "tokens")}
         start = item_offset = 0
         for name in emb_set.test_splits():
             split = emb_set.split(name)
-            if JOINS.get(split.suite, split.suite) == suite.name:
+            if split.suite in wanted:
                 meta = split.meta
                 item = meta["item"].to_numpy(np.int64)
                 cols["index"].append(np.arange(start, start + len(split)))
@@ -190,7 +198,8 @@ def _heads(heads: Iterable[dict[str, Any] | str], results_dir, emb_set, suite) -
                 known = set_records(results_dir, emb_set)
             rec = known.get(head)
             if rec is None:
-                names = ", ".join(sorted(map(repr, known))) or "none"
+                names = ", ".join(repr(plain(n, keep="")) for n in sorted(known)[:10]) or "none"
+                names += ", ..." if len(known) > 10 else ""
                 raise SignificanceError(f"unknown head {plain(head, keep='')!r}: no record of it on "
                                         f"{emb_set.ref} in {results_dir} (known: {names})")
         name = rec["submission"]["name"]
@@ -281,7 +290,7 @@ def replicates(credits: Sequence[Credit], suite: Suite | str, n_boot: int = 1000
     Returns ``{level: (point (heads,), replicates (heads, n_boot))}`` for each section present and
     ``"Overall"`` (when every overall section is present); subsets outside the suite are ignored.
     """
-    suite = get_suite(suite)
+    suite = _item_suite(suite)
     if n_boot < 1:
         raise SignificanceError(f"n_boot must be at least 1, got {n_boot}")
     first = credits[0]
@@ -302,11 +311,13 @@ def replicates(credits: Sequence[Credit], suite: Suite | str, n_boot: int = 1000
     for section, subsets in suite.sections.items():
         cols = [j for j, n in enumerate(names) if n in subsets]
         if cols:
-            w = np.array([suite.weight(names[j]) for j in cols])
+            w = np.array([suite.weight(names[j], first.item_counts) for j in cols])
             out[section] = (point[:, cols] @ w / w.sum(), reps[:, :, cols] @ w / w.sum())
-    if all(s in out for s in suite.overall_sections):
-        out[OVERALL] = (np.mean([out[s][0] for s in suite.overall_sections], axis=0),
-                        np.mean([out[s][1] for s in suite.overall_sections], axis=0))
+    overall = [s for s in suite.overall_sections if s in out]
+    if overall and (len(overall) == len(suite.overall_sections)
+                    or getattr(suite, "overall_of_present", False)):
+        out[OVERALL] = (np.mean([out[s][0] for s in overall], axis=0),
+                        np.mean([out[s][1] for s in overall], axis=0))
     return out
 
 
@@ -332,7 +343,7 @@ def _pair(reps, i: int, j: int, names: Sequence[str], suite: Suite, n_items: int
 def paired_delta(credit_a: Credit, credit_b: Credit, suite: Suite | str = DEFAULT_SUITE, *,
                  n_boot: int = 1000, seed: int = 0, names: tuple[str, str] = ("A", "B")) -> PairedDelta:
     """The stratified paired bootstrap of A − B on the same items (see the module docstring)."""
-    suite = get_suite(suite)
+    suite = _item_suite(suite)
     reps = replicates([credit_a, credit_b], suite, n_boot, seed)
     return _pair(reps, 0, 1, names, suite, len(credit_a), n_boot, seed)
 
@@ -350,7 +361,7 @@ class _Field:
 
     @classmethod
     def of(cls, heads, results_dir, emb_set, suite, n_boot: int, seed: int) -> _Field:
-        suite = get_suite(suite)
+        suite = _item_suite(suite)
         loaded = _heads(heads, results_dir, emb_set, suite)
         if not loaded:
             raise SignificanceError("no head with an ok result to compare")
@@ -464,6 +475,28 @@ def pairwise(heads: Iterable[dict[str, Any] | str], results_dir: str | Path,
                           cells["delta"], cells["lo"], cells["hi"], p, board.suite.name, n_boot)
 
 
+def comparison_text(result: PairedDelta, set_ref: str = "") -> str:
+    """``result`` as the lines ``rewardheads compare`` prints: per section, then overall, Δ in
+    points with its 95% CI, two-sided p and whether it is significant; names terminal-safe."""
+    from tabulate import tabulate
+
+    from harness.textsafe import terminal
+
+    suite = get_suite(result.suite)
+    rows = [[terminal(name), _points(d.delta), f"[{_points(d.ci95[0])}, {_points(d.ci95[1])}]",
+             f"{d.p_value:.3f}", "yes" if d.significant else "no"]
+            for name, d in [*result.sections.items(), (OVERALL, result.overall)]]
+    where = f" on {terminal(set_ref)}" if set_ref else ""
+    head = (f"{terminal(result.head)} − {terminal(result.other)}{where}, {terminal(suite.name)}: "
+            f"paired bootstrap on the same {result.n_items} items ({result.n_boot} resamples "
+            "within each subset, seed-averaged credit)")
+    table = tabulate(rows, headers=["", "Δ (points)", "95% CI", "p", "significant"],
+                     tablefmt="github", colalign=("left", "right", "right", "right", "left"))
+    foot = (f"{OVERALL}: {terminal(suite.overall_label)}. Significant: the 95% CI of Δ excludes 0; "
+            f"p is two-sided (smallest possible: {2 / (result.n_boot + 1):.3f}).")
+    return f"{head}\n{table}\n{foot}\n"
+
+
 # -- the heat map ------------------------------------------------------------------------------
 _CELL, _NAME_CHARS, _CHAR_W, _FONT = 46, 30, 6.6, 11
 _BETTER, _WORSE = (59, 111, 216), (224, 123, 57)  # row better than column: blue; worse: orange
@@ -536,6 +569,7 @@ def pairwise_heatmap_svg(matrix: PairwiseMatrix, *, label: str = "Pairwise overa
     return "".join(out) + "</svg>"
 
 __all__ = ["Delta", "PairedDelta", "PairwiseMatrix", "SignificanceError", "SuiteRows", "compare",
+           "comparison_text",
            "delta_of", "head_credit", "is_reference", "pairwise", "pairwise_heatmap_svg",
            "paired_delta", "raw_path", "raw_scores", "replicates", "set_records", "svg_text",
            "tiers", "versus_leader"]
