@@ -5,8 +5,8 @@ A head's credit on a suite is its per-item correctness averaged over training se
 here from the raw scores the runner keeps (``raw/<name>.npz``: ``seeds`` and ``scores`` of shape
 ``(seeds, rows)``, rows in the order of the set's test splits concatenated) and the set's
 labels, through :func:`harness.scoring.item_credit`. Raw files are looked up in
-``RESULTS/raw/`` and ``RESULTS/<set>-<version>/raw/``, records in ``RESULTS/`` and
-``RESULTS/<set>-<version>/``.
+``RESULTS/<set>-<version>/raw/`` then ``RESULTS/raw/`` (the old flat layout), records in
+``RESULTS/`` and ``RESULTS/<set>-<version>/``.
 
 The test (:func:`paired_delta`): Δ = score(A) − score(B) on the suite's overall and on each
 section. Items are resampled with replacement *within each subset* (each subset keeps its size),
@@ -93,7 +93,7 @@ def set_records(results_dir: str | Path, emb_set: EmbeddingSet) -> dict[str, dic
 
 def raw_path(name: str, results_dir: str | Path, emb_set: EmbeddingSet) -> Path:
     """The raw score file of head ``name`` (either layout); a missing one is one error line."""
-    candidates = [folder / "raw" / f"{name}.npz" for folder in _folders(results_dir, emb_set)]
+    candidates = [folder / "raw" / f"{name}.npz" for folder in _folders(results_dir, emb_set)[::-1]]
     for path in candidates:
         if path.is_file():
             return path
