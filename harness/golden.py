@@ -305,7 +305,8 @@ def _add_train(writer, train: SourceSplit, pairs: AnnotatedPairs, subset: str) -
     emb = train.embeddings
     writer.add_pairs(TRAIN_SPLIT, chosen=np.asarray(emb[pairs.prompt, pairs.chosen], dtype),
                      rejected=np.asarray(emb[pairs.prompt, pairs.rejected], dtype),
-                     prompt=_centroids(emb)[pairs.prompt], meta=meta, source=f"{SUITE} train ({train.files['embeddings'].name})",
+                     prompt=_centroids(emb)[pairs.prompt], meta=meta,
+                     source=f"{SUITE} train ({train.files['embeddings'].name})",
                      K=train.shape[1], prompts=train.shape[0], annotation="see manifest golden.annotation")
 
 
