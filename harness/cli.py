@@ -167,6 +167,34 @@ def _verify_arguments(p):
 cmd_verify.add_arguments = _verify_arguments
 
 
+@command("import-golden", "import the seed paper's golden-reward arrays (embd_/reward_ .npy) as an embedding set")
+def cmd_import_golden(args) -> int:
+    from harness.golden import import_golden
+
+    path = import_golden(args.folder, args.out, name=args.name, version=args.version, stem=args.stem,
+                         annotation_quality=args.annotation_quality, pairs_per_prompt=args.pairs_per_prompt,
+                         seed=args.seed, scale=args.reward_scale, subset=args.subset)
+    print(f"wrote {path}")
+    return 0
+
+
+def _import_golden_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folder", type=Path, help="folder of embd_<gen>_<embed>_<task>_{train,test}.npy and reward_*.npy")
+    p.add_argument("--stem", help="<gen>_<embed>_<task> to import when the folder holds several")
+    p.add_argument("--name", required=True), p.add_argument("--version", default="1")
+    p.add_argument("--out", type=Path, default=Path("sets"), help="folder that receives <name>-<version>/")
+    p.add_argument("--annotation-quality", type=float, default=1.0,
+                   help="Bradley-Terry annotator quality; negative: perfect (the higher golden reward wins)")
+    p.add_argument("--pairs-per-prompt", type=int, default=10, help="training pairs drawn per training prompt")
+    p.add_argument("--seed", type=int, default=0, help="seed of the pairs, their labels and the test-row order")
+    p.add_argument("--reward-scale", default="std",
+                   help="unit of reward differences: 'std' of the training rewards (the paper's code) or a number")
+    p.add_argument("--subset", help="subset name of the test rows (default: the stem's task)")
+
+
+cmd_import_golden.add_arguments = _import_golden_arguments
+
+
 # -- run / validate / new ---------------------------------------------------------------------
 def _limits(args):
     from harness.sandbox import Limits
