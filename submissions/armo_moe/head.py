@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from harness.heads import BaseHead, HeadSkipped, PreferenceData, ScoreBatch, score_rows
+from harness.training import seeded, standardise
 
 
 class Head(BaseHead):
@@ -82,12 +83,9 @@ class Head(BaseHead):
         if self.preference_objective not in ("auto", "always", "never"):
             raise ValueError(f"preference_objective must be auto/always/never, not "
                              f"{self.preference_objective!r}")
-        torch.use_deterministic_algorithms(True)
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
+        rng = seeded(seed)
         n = len(train)
-        both = np.concatenate([train.chosen, train.rejected]).astype(np.float64)
-        self.mean_, self.std_ = both.mean(axis=0), both.std(axis=0) + 1e-6
+        both, self.mean_, self.std_ = standardise(train.chosen, train.rejected)
         z = (both - self.mean_) / self.std_
         folds = np.empty(n, dtype=int)
         folds[rng.permutation(n)] = np.arange(n) % self.n_folds

@@ -9,7 +9,9 @@ member). They train together as batched weights (M, d_in, d_out) with batched ma
 minibatch order depend only on its member seed, so both paths give the same members (on CPU
 bit-identical in our tests; at least equal up to float rounding).
 Member rewards are standardised on the training responses before aggregation (BT rewards have
-an arbitrary offset and scale per member, which would otherwise decide min/std).
+an arbitrary offset and scale per member, which would otherwise decide min/std). The aggregation
+only reads the fitted members out, so the folder's three variants (mean, min, uwo) share one fit
+per seed (``readout`` in submission.toml, :meth:`Head.set_readout`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from torch.nn import functional as F
 
 from harness.heads import BaseHead, PreferenceData, ScoreBatch, score_rows
+from harness.training import as_input, seeded, split_pairs, standardise
 
 AGGREGATIONS = ("mean", "min", "uwo")
 
@@ -96,7 +99,7 @@ class Head(BaseHead):
         return best, best_loss
 
     def _input(self, x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(((x - self.mean_) / self.std_).astype(np.float32))
+        return as_input(x, self.mean_, self.std_)
 
     def _rewards(self, x: np.ndarray) -> np.ndarray:  # (M, n) raw member rewards
         with torch.no_grad():
@@ -114,15 +117,11 @@ class Head(BaseHead):
 
     def fit(self, train: PreferenceData, *, seed: int) -> None:
         self._check_aggregation()
-        torch.use_deterministic_algorithms(True)
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        both = np.concatenate([train.chosen, train.rejected]).astype(np.float64)
-        self.mean_, self.std_ = both.mean(axis=0), both.std(axis=0) + 1e-6
+        rng = seeded(seed)
+        both, self.mean_, self.std_ = standardise(train.chosen, train.rejected)
         xc, xr = self._input(train.chosen), self._input(train.rejected)
-        perm = rng.permutation(len(train))
-        n_val = max(1, int(round(self.val_frac * len(train))))
-        val, tr = torch.from_numpy(perm[:n_val]), perm[n_val:]
+        val, tr = split_pairs(len(train), self.val_frac, rng)
+        val = torch.from_numpy(val)
         self.member_seeds_ = [int(np.random.SeedSequence([seed, m]).generate_state(1)[0])
                               for m in range(self.n_members)]
         if self.vectorized:

@@ -3,20 +3,21 @@
 Each response is an independent example (chosen = 1, rejected = 0) trained with binary
 cross-entropy; the reward is the logit. This is the "classification" alternative to
 Bradley-Terry compared by Sun et al. 2025 (arXiv:2502.04357). The validation split is by pair,
-so a pair's two responses never straddle train and validation.
+so a pair's two responses never straddle train and validation. The MLP, the split and the
+early-stopping loop are the harness's shared ones (harness/training.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-from harness.heads import BaseHead, PreferenceData, ScoreBatch, score_rows
+from harness.heads import PreferenceData
+from harness.training import MLPHead, best_epoch, mlp, seeded, split_pairs, standardise, train_early_stopping
 
 
-class Head(BaseHead):
+class Head(MLPHead):
     def __init__(self, hidden=(1024, 512), lr: float = 1e-3, weight_decay: float = 1e-5,
                  batch_size: int = 128, max_epochs: int = 30, patience: int = 3,
                  val_frac: float = 0.1):
@@ -28,65 +29,24 @@ class Head(BaseHead):
         self.patience = patience
         self.val_frac = val_frac
 
-    def _build(self, dim: int) -> nn.Sequential:
-        layers: list[nn.Module] = []
-        for width in self.hidden:
-            layers += [nn.Linear(dim, width), nn.ReLU()]
-            dim = width
-        return nn.Sequential(*layers, nn.Linear(dim, 1))
-
-    def _input(self, x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(((x - self.mean_) / self.std_).astype(np.float32))
-
     def fit(self, train: PreferenceData, *, seed: int) -> None:
-        torch.use_deterministic_algorithms(True)
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
+        rng = seeded(seed)
         n = len(train)
-        both = np.concatenate([train.chosen, train.rejected]).astype(np.float64)
-        self.mean_, self.std_ = both.mean(axis=0), both.std(axis=0) + 1e-6
+        both, self.mean_, self.std_ = standardise(train.chosen, train.rejected)
         x = self._input(both)
         y = torch.cat([torch.ones(n), torch.zeros(n)])
-        perm = rng.permutation(n)
-        n_val = max(1, int(round(self.val_frac * n)))
-        val = torch.from_numpy(np.concatenate([perm[:n_val], perm[:n_val] + n]))
-        tr = np.concatenate([perm[n_val:], perm[n_val:] + n])
-        self.model_ = model = self._build(train.dim)
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        best, best_state, waited = np.inf, None, 0
-        self.history_ = []
-        for _ in range(self.max_epochs):
-            model.train()
-            order = torch.from_numpy(rng.permutation(tr))
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start:start + self.batch_size]
-                loss = F.binary_cross_entropy_with_logits(model(x[idx])[:, 0], y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            with torch.no_grad():
-                logits = model(x[val])[:, 0]
-                val_loss = float(F.binary_cross_entropy_with_logits(logits, y[val]))
-                val_acc = float((logits[:n_val] > logits[n_val:]).float().mean())  # pairwise
-            self.history_.append((val_loss, val_acc))
-            if val_loss < best:
-                best, waited = val_loss, 0
-                best_state = {k: v.clone() for k, v in model.state_dict().items()}
-            else:
-                waited += 1
-                if waited >= self.patience:
-                    break
-        model.load_state_dict(best_state)
-        model.eval()
-        self.best_epoch_ = int(np.argmin([h[0] for h in self.history_])) + 1
+        held, kept = split_pairs(n, self.val_frac, rng)
+        n_val = len(held)
+        val = torch.from_numpy(np.concatenate([held, held + n]))
+        self.model_ = model = mlp(train.dim, self.hidden)
 
-    def score(self, batch: ScoreBatch) -> np.ndarray:
-        return score_rows(self._score, batch)
+        def validation() -> tuple[float, float]:
+            logits = model(x[val])[:, 0]
+            pairwise = float((logits[:n_val] > logits[n_val:]).float().mean())
+            return float(F.binary_cross_entropy_with_logits(logits, y[val])), pairwise
 
-    def _score(self, batch: ScoreBatch) -> np.ndarray:
-        with torch.no_grad():
-            out = self.model_(self._input(batch.response.astype(np.float64)))
-        return out[:, 0].double().numpy()
-
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.model_.parameters())
+        self.history_ = train_early_stopping(
+            model, lambda idx: F.binary_cross_entropy_with_logits(model(x[idx])[:, 0], y[idx]), validation,
+            np.concatenate([kept, kept + n]), rng, lr=self.lr, weight_decay=self.weight_decay,
+            batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience)
+        self.best_epoch_ = best_epoch(self.history_)
