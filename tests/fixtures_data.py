@@ -711,3 +711,40 @@ def write_golden_arrays(folder: str | Path, *, n_train: int = 40, n_test: int = 
         np.save(folder / f"embd_{stem}_{split}.npy", emb)
         np.save(folder / f"reward_{stem}_{split}.npy", reward[:, :, None])
     return w
+
+
+def _fixture_answers() -> list[str]:
+    """Every response string of the RewardBench 2 fixture rows, in order (all in the tiny vocabularies)."""
+    return [s for row in RB2_ROWS for s in (*row["chosen"], *row["rejected"])]
+
+
+def write_rewardbench2_every_subset(path: str | Path) -> Path:
+    """RewardBench 2 rows for all six subsets, re-using the fixture's own sentences: two best-of-4
+    items per subset, and Ties as one prompt's ``ref:1`` item (1 correct) and ``tied:1`` item (3)."""
+    answers = _fixture_answers()
+    rows, start = [], 0
+    for subset in ("Factuality", "Precise IF", "Math", "Safety", "Focus"):
+        for n in range(2):
+            picked = [answers[(start + i) % len(answers)] for i in range(4)]
+            start += 3
+            rows.append({"id": f"{subset.lower().replace(' ', '-')}-{n}", "subset": subset,
+                         "prompt": RB2_ROWS[n % 2]["prompt"], "chosen": picked[:1], "rejected": picked[1:],
+                         "num_correct": 1, "num_incorrect": 3, "total_completions": 4,
+                         "models": [f"model-{i}" for i in range(4)]})
+    ties = RB2_ROWS[2]
+    for rid, chosen in (("ref:1", ties["chosen"][:1]), ("tied:1", ties["chosen"])):
+        rows.append({"id": rid, "subset": "Ties", "prompt": ties["prompt"], "chosen": chosen,
+                     "rejected": ties["rejected"], "num_correct": len(chosen),
+                     "num_incorrect": len(ties["rejected"]),
+                     "total_completions": len(chosen) + len(ties["rejected"]),
+                     "models": [f"model-{i}" for i in range(len(chosen) + len(ties["rejected"]))]})
+    return write_rows(path, rows)
+
+
+def write_rewardbench_every_section(path: str | Path) -> Path:
+    """RewardBench v1 ``filtered`` rows with a subset in each of Chat, Chat Hard, Safety, Reasoning:
+    the fixture rows plus a ``llmbar-natural`` pair re-using their sentences."""
+    first, second = RB1_ROWS[0], RB1_ROWS[1]
+    extra = {"id": 9001, "subset": "llmbar-natural", "prompt": second["prompt"], "chosen": second["chosen"],
+             "chosen_model": "model-a", "rejected": first["rejected"], "rejected_model": "model-b"}
+    return write_rows(path, [*RB1_ROWS, extra])
