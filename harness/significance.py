@@ -491,7 +491,8 @@ def comparison_text(result: PairedDelta, set_ref: str = "") -> str:
             f"paired bootstrap on the same {result.n_items} items ({result.n_boot} resamples "
             "within each subset, seed-averaged credit)")
     table = tabulate(rows, headers=["", "Δ (points)", "95% CI", "p", "significant"],
-                     tablefmt="github", colalign=("left", "right", "right", "right", "left"))
+                     tablefmt="github", colalign=("left", "right", "right", "right", "left"),
+                     disable_numparse=True)
     foot = (f"{OVERALL}: {terminal(suite.overall_label)}. Significant: the 95% CI of Δ excludes 0; "
             f"p is two-sided (smallest possible: {2 / (result.n_boot + 1):.3f}).")
     return f"{head}\n{table}\n{foot}\n"
