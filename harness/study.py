@@ -23,7 +23,7 @@ from harness.runner import Runner, RunOptions
 from harness.scoring import Credit, mean_credit, paired_bootstrap
 
 SINGLE = "bt_mlp"
-ENSEMBLES = ("bt_ensemble_mean", "bt_ensemble_min", "bt_ensemble_uwo")
+ENSEMBLES = ("bt_ensemble@mean", "bt_ensemble@min", "bt_ensemble@uwo")  # the variants of one folder
 SECTIONS = ("Chat", "Chat Hard", "Safety", "Reasoning")
 
 
@@ -153,7 +153,8 @@ def run_ensemble_study(emb_set: EmbeddingSet, submissions: Path, out: Path, resu
     """Run the heads (skipping up-to-date results), compare, write ``out/ensemble-study.md``."""
     runner = Runner(emb_set, RunOptions(results=results, seeds=seeds, jobs=jobs, force=force,
                                         command=command))
-    records = {r["submission"]["name"]: r for r in runner.run([submissions / n for n in (SINGLE, *ENSEMBLES)])}
+    records = {r["submission"]["name"]: r for r in runner.run([submissions / n for n in dict.fromkeys(
+        x.split("@")[0] for x in (SINGLE, *ENSEMBLES))])}
     bad = [f"{n}: {r.get('error')}" for n, r in records.items() if r["status"] != "ok"]
     if bad:
         raise HarnessError("ensemble study: " + "; ".join(bad))

@@ -26,7 +26,10 @@ from harness.submissions import import_head_class, load_submission
 ROOT = Path(__file__).resolve().parents[1] / "submissions"
 FOLDERS = sorted(p.parent for p in ROOT.glob("*/submission.toml"))
 NAMES = [p.name for p in FOLDERS]
-ENSEMBLES = [n for n in NAMES if n.startswith("bt_ensemble_")]
+ENSEMBLES = ["bt_ensemble"]
+#: every shipped submission and declared variant: (folder, variant name or "")
+VARIANTS = [(p.name, v.variant_name) for p in FOLDERS for v in load_submission(p).expand()]
+QUICK = {"n_members": 3, "max_epochs": 5}  # the checks test determinism and row-wise scoring, not accuracy
 SMALL = {"hidden": [64, 32], "gate_hidden": [64, 64, 64]}  # shrink networks for test speed
 DIM = 32
 
@@ -111,17 +114,54 @@ def test_folder_follows_the_submission_rules(name):
     assert make_head(name, **params).get_params() == params  # hyper-parameters stored unchanged
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_passes_every_conformance_check(name):
-    """The checks `rewardheads validate` runs (scikit-learn's check_estimator style), on every shipped head."""
-    from harness.checks import run_dynamic_checks
+def variant_params(name: str, variant: str) -> dict:
+    """A declared variant's params on top of the folder's, networks shrunk for speed."""
+    info = meta(name)
+    params = {**info.get("params", {}), **info.get("variants", {}).get(variant, {})}
+    return {**params, **{k: v for k, v in {**SMALL, **QUICK}.items() if k in params}}
 
-    quick = {k: v for k, v in {"n_members": 3, "max_epochs": 5}.items() if k in meta(name).get("params", {})}
-    with threadpool_limits(1):  # the checks test determinism and row-wise scoring, not accuracy: small fits
-        results = run_dynamic_checks(lambda: make_head(name, **quick), seed=0)
-    failed = [r for r in results if not r["passed"]]
-    assert not failed, failed
-    assert {r["name"] for r in results} >= {"check_fit_score", "check_deterministic", "check_permutation_equivariant"}
+
+@functools.cache
+def conformance(name: str, variant: str) -> dict[str, dict]:
+    """Every named check ``rewardheads validate`` runs, static and dynamic, on one shipped variant,
+    with its rules (``run_static_checks``: the same import allowlist, no second list)."""
+    from harness.checks import run_dynamic_checks, run_readout_check
+
+    sub, static = run_static_checks(ROOT / name)
+    results = {c.name: {"name": c.name, "passed": c.passed, "message": c.message} for c in static}
+    cls = head_class(name)
+    params = variant_params(name, variant)
+    with threadpool_limits(1):
+        results.update({r["name"]: r for r in run_dynamic_checks(lambda: cls(**params), seed=0)})
+        if sub.readout:
+            others = [variant_params(name, v) for v in meta(name)["variants"] if v != variant]
+            results["check_readout"] = run_readout_check(
+                [params, *others], sub.readout, lambda extra: cls(**extra), seed=0)
+    return results
+
+
+CHECKS = ("check_metadata", "check_folder_size", "check_no_data_files", "check_imports", "check_fit_score",
+          "check_deterministic", "check_seeds_may_differ", "check_permutation_equivariant")
+
+
+@pytest.mark.parametrize("check", [*CHECKS, "check_readout"])
+@pytest.mark.parametrize(("name", "variant"), VARIANTS, ids=[f"{n}@{v}" if v else n for n, v in VARIANTS])
+def test_passes_every_conformance_check(name, variant, check):
+    """scikit-learn's parametrize_with_checks: each named check on each shipped submission and variant."""
+    results = conformance(name, variant)
+    if check == "check_readout" and check not in results:
+        pytest.skip(f"{name} declares no read-out params")
+    assert check in results, sorted(results)
+    assert results[check]["passed"], results[check]["message"]
+
+
+def test_the_conformance_suite_names_every_check():
+    """CHECKS above is the checks' own list: a check added to harness/checks.py joins the suite."""
+    from harness.checks import STATIC_CHECKS
+
+    results = conformance("bt_linear", "")
+    assert sorted(results) == sorted(CHECKS)
+    assert {c.__name__ for c in STATIC_CHECKS} <= set(CHECKS)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -177,9 +217,30 @@ def test_vectorized_ensemble_equals_looped(name):
     assert np.allclose(heads[0].score(BATCH), heads[1].score(BATCH))
 
 
-def test_ensemble_folders_differ_only_in_aggregation():
-    sources = {(ROOT / n / "head.py").read_bytes() for n in ENSEMBLES}
-    assert len(ENSEMBLES) == 3 and len(sources) == 1
-    params = [meta(n)["params"] for n in ENSEMBLES]
-    assert sorted(p.pop("aggregation") for p in params) == ["mean", "min", "uwo"]
-    assert params[0] == params[1] == params[2]
+def test_no_folder_is_a_copy_of_another():
+    """Variants are declared in one folder's submission.toml, not copied into folders of their own."""
+    sources = [(ROOT / n / "head.py").read_bytes() for n in NAMES]
+    assert len(set(sources)) == len(sources)
+
+
+def test_ensemble_variants_read_one_fit_out_as_their_own_fits_would():
+    """The three rows of bt_ensemble share one fit per seed: each re-read equals a fit of its own."""
+    assert list(meta("bt_ensemble")["variants"]) == ["mean", "min", "uwo"]
+    shared = make_head("bt_ensemble", n_members=4)
+    shared.fit(TRAIN, seed=3)
+    scores = {}
+    for variant in ("mean", "min", "uwo"):
+        own = make_head("bt_ensemble", n_members=4, aggregation=variant)
+        own.fit(TRAIN, seed=3)
+        shared.set_readout(aggregation=variant, uwo_lambda=1.0)
+        scores[variant] = shared.score(BATCH)
+        np.testing.assert_array_equal(scores[variant], own.score(BATCH))
+    members = shared.member_scores(BATCH)
+    np.testing.assert_array_equal(scores["min"], members.min(axis=0))
+    np.testing.assert_array_equal(scores["uwo"], members.mean(axis=0) - members.std(axis=0))
+    shared.set_readout(uwo_lambda=2.5)
+    np.testing.assert_array_equal(shared.score(BATCH), members.mean(axis=0) - 2.5 * members.std(axis=0))
+    with pytest.raises(ValueError, match="aggregation must be one of"):
+        shared.set_readout(aggregation="median")
+    with pytest.raises(TypeError, match="has no parameter 'depth'"):
+        shared.set_readout(depth=3)

@@ -17,7 +17,7 @@ def test_ensemble_study_report(tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     for name in (SINGLE, *ENSEMBLES):
         assert f"| `{name}` |" in text
-    verdicts = [line for line in text.splitlines() if line.startswith("* `bt_ensemble_")]
+    verdicts = [line for line in text.splitlines() if line.startswith("* `bt_ensemble@")]
     assert len(verdicts) == 3 and all("Δ = " in v and "p " in v for v in verdicts)
     assert "rewardheads study ensembles --seeds 2" in text and emb_set.manifest_sha256[:16] in text
     assert sorted(p.stem for p in (tmp_path / "results" / "raw").glob("*.npz")) == sorted([SINGLE, *ENSEMBLES])
