@@ -59,14 +59,21 @@ class Loader:
     license: str = ""
     citation_key: str = ""
 
-    def source_info(self, data_files: list[Path] | None, revision: str | None = None) -> dict[str, Any]:
-        """What the manifest records about where the rows came from."""
-        info: dict[str, Any] = {"dataset": self.hub_id, "license": self.license}
+    def source_info(self, data_files: list[Path] | None, revision: str | None = None, *,
+                    dataset: str | None = None, split: str | None = None) -> dict[str, Any]:
+        """What the manifest records about where the rows came from.
+
+        ``dataset``/``split`` say which hub dataset and split local files are copies of, when
+        that is not the loader's default (e.g. HH-RLHF *test* files read by the training loader).
+        """
+        info: dict[str, Any] = {"dataset": dataset or self.hub_id, "license": self.license}
         if data_files:  # local files in the hub split's schema: the file hashes identify the rows
             info["schema_of_split"] = self.split
+            if split:
+                info["split"] = split
             info["data_files"] = {p.name: sha256_file(p) for p in data_files}
         else:
-            info.update(split=self.split, revision=revision or self.revision)
+            info.update(split=split or self.split, revision=revision or self.revision)
         return info
 
 

@@ -81,6 +81,8 @@ class SplitSpec:
     holdout_split: str | None = None  # name of that test split (default heldout/<name>)
     suite: str | None = None  # read this split as a test split of that suite (e.g. in-distribution)
     subset: str | None = None  # the subset name its rows get (default: the loader's)
+    source_dataset: str | None = None  # the hub dataset local files copy, if not the loader's
+    source_split: str | None = None  # the split of it they copy, if not the loader's
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.holdout < 1.0:
@@ -452,7 +454,8 @@ def plan_build(config: BuildConfig, specs: list[SplitSpec], tokenizer, model_inf
             raise EmbedError(f"split {name}: no records left after decontamination")
         splits.append({
             "name": name, "kind": kind, "suite": suite, "dataset": spec.dataset,
-            "source": loader.source_info([Path(f) for f in spec.data_files] or None, spec.revision),
+            "source": loader.source_info([Path(f) for f in spec.data_files] or None, spec.revision,
+                                         dataset=spec.source_dataset, split=spec.source_split),
             **info,
             "records": [
                 {"id": r.id, "subset": r.subset, "chosen": r.chosen, "ratings": r.ratings} for r in records
