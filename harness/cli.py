@@ -60,7 +60,7 @@ def _build_options(args):
     from harness.embed import SplitSpec
 
     recipe = tomllib.loads(args.recipe.read_text()) if args.recipe else {}
-    fields = ("limit", "revision", "holdout", "holdout_split", "suite", "subset")
+    fields = ("limit", "revision", "holdout", "holdout_split", "suite", "subset", "source_dataset", "source_split")
     specs = []
     for index, s in enumerate(recipe.pop("splits", []), 1):
         unknown = sorted(set(s) - {"split", "dataset", "data_files", *fields})
