@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -95,16 +96,20 @@ def benchmark_bibtex(set_ref: str | None = None, manifest_sha256: str | None = N
 
 
 def load_result(name: str, results_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The record ``<results_dir>/<name>.json`` (or a ``.json`` path), read and validated by
+    """The record of submission ``name`` (or a ``.json`` path), read and validated by
     :func:`harness.results.read_record`, plus ``"path"``.
 
-    ``results_dir`` defaults to ``results`` in the working directory, as for ``rewardheads run``.
+    It is looked for in ``<results_dir>/<set>-<version>/<name>.json`` (the newest, when several
+    sets have one) and then in the old flat ``<results_dir>/<name>.json``. ``results_dir``
+    defaults to ``results`` in the working directory, as for ``rewardheads run``.
     """
     from harness.results import read_record
 
     path = Path(name)
     if not (name.endswith(".json") and path.is_file()):
-        path = Path(results_dir or "results") / f"{name}.json"
+        folder = Path(results_dir or "results")
+        found = sorted(p for p in folder.glob(f"*/{glob_escape(name)}.json") if p.parent.name != "raw")
+        path = found[-1] if found else folder / f"{name}.json"
     if not path.is_file():
         raise CiteError(f"{path}: no such result file")
     return {**read_record(path), "path": str(path)}
@@ -116,39 +121,49 @@ def web_links(links: dict | None) -> list[tuple[str, str]]:
     return [(str(k), v) for k, v in (links or {}).items() if safe_url(v)]
 
 
-def result_bibtex(record: dict[str, Any], key: str) -> str:
+def result_bibtex(record: dict[str, Any] | Any, key: str) -> str:
     """BibTeX of one result record, as ``rewardheads cite`` and the leaderboard's pages print it.
 
-    The note names the suite, overall mean (95% CI) and seeds, the embedding set, its manifest
-    SHA-256 and model, the submission SHA-256, the harness version and when it was scored; the
-    URL is the submission's paper link, else its code link, else its first http(s) link.
+    ``record`` is a :class:`harness.records.ResultRecord` or a record dict (checked and typed
+    first). The note names the headline suite's overall mean (95% CI), every other suite's
+    overall, the seeds, the embedding set, its manifest SHA-256 and model, the submission
+    SHA-256, the harness version and when it was scored; the URL is the submission's paper
+    link, else its code link, else its first http(s) link.
     """
-    sub, s = record["submission"], record["set"]
-    version = f" {sub['version']}" if sub.get("version") else ""
-    overall = record.get("overall") or {}
-    mean, ci = overall.get("mean"), overall.get("ci95")
+    from harness.records import ResultRecord
+
+    rec = record if isinstance(record, ResultRecord) else ResultRecord.of(
+        {k: v for k, v in record.items() if k != "path"})
+    sub, s = rec.submission, rec.set
+    version = f" {sub.version}" if sub.version else ""
+    head = rec.headline
+    overall = head.overall if head else None
+    mean = overall.mean if overall else None
     score = f"overall mean {mean:.4f}" if isinstance(mean, int | float) else \
-        f"overall n/a ({record.get('status')})"
-    if ci:
-        score += f", 95% CI {ci[0]:.4f}--{ci[1]:.4f}"
-    if seeds := record.get("seeds"):
-        score += "; seeds " + ", ".join(str(seed) for seed in seeds)
-    note = [f"Benchmark {record['suite']} ({score})",
-            f"embedding set {s['name']} v{s['version']}, manifest sha256 {s['manifest_sha256']}"]
-    if s.get("model"):
-        note.append(f"embeddings from {s['model']}")
-    if sub.get("sha256"):
-        note.append(f"submission sha256 {sub['sha256']}")
-    note += [f"harness {record['harness']}", f"scored {record['created']}"]
-    links = dict(web_links(sub.get("links")))
+        f"overall n/a ({rec.status})"
+    if overall and overall.ci95:
+        score += f", 95% CI {overall.ci95[0]:.4f}--{overall.ci95[1]:.4f}"
+    others = [f"{name} overall {block.overall.mean:.4f}" for name, block in rec.suites.items()
+              if name != rec.suite and block.overall and block.overall.mean is not None]
+    if others:
+        score += "; " + "; ".join(others)
+    if rec.seeds:
+        score += "; seeds " + ", ".join(str(seed) for seed in rec.seeds)
+    note = [f"Benchmark {rec.suite} ({score})",
+            f"embedding set {s.name} v{s.version}, manifest sha256 {s.manifest_sha256}"]
+    if s.model:
+        note.append(f"embeddings from {s.model}")
+    if sub.sha256:
+        note.append(f"submission sha256 {sub.sha256}")
+    note += [f"harness {rec.harness}", f"scored {rec.created}"]
+    links = dict(web_links(sub.links))
     url = links.get("paper") or links.get("code") or next(iter(links.values()), "")
     return bib_entry("misc", key, {
-        "title": "{" + tex(f"{sub['name']}{version}") + "}: "
-        + tex(f"{record['suite']} result on the {s['name']} v{s['version']} embedding set"),
-        "author": " and ".join(tex(a) for a in sub.get("authors") or [])
-        or "{RewardHeads contributors}",
-        "year": _year(record["created"]),
-        "howpublished": tex(f"RewardHeads leaderboard (harness {record['harness']})"),
+        "title": "{" + tex(f"{sub.name}{version}") + "}: "
+        + tex(f"{rec.suite} result on the {s.name} v{s.version} embedding set"),
+        "author": " and ".join(tex(a) for a in sub.authors) or "{RewardHeads contributors}",
+        "year": _year(rec.created),
+        "howpublished": tex(f"RewardHeads leaderboard (harness {rec.harness})"),
         "url": re.sub(r"[{}\\\s]", "", url),
         "note": "; ".join(tex(part) for part in note),
     })

@@ -19,6 +19,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,13 @@ from harness.errors import HarnessError
 from harness.fileio import atomic_write_bytes, dumps_json
 from harness.paths import repo_path
 from harness.plots import MAX_BAR_SUBMISSIONS, WIDE_BARS_FROM, plot_overall_vs_fit, plot_sections
-from harness.results import GroupKey, ResultError, group_by_set, load_records
-from harness.suites import RB1_UPWEIGHTED_ROWS, Suite, get_suite
+from harness.records import ResultRecord, SetInfo, SuiteBlock
+from harness.results import GroupKey, ResultError, load_records
+from harness.suites import RB1_UPWEIGHTED_ROWS, SUITES, Suite, SuiteBase, get_suite
 from harness.tables import (
+    EXTRA_COLUMNS,
+    Column,
+    best_values,
     csv_text,
     dnf_rows,
     flat_rows,
@@ -41,6 +46,7 @@ from harness.tables import (
     fmt_mb,
     fmt_pct,
     fmt_seconds,
+    group_columns,
     json_document,
     markdown_from_groups,
 )
@@ -65,129 +71,185 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
 
 
-def _mean(score: Any) -> float | None:
-    return score.get("mean") if isinstance(score, dict) else None
-
-
-def _ci(score: Any) -> list[float] | None:
-    return score.get("ci95") if isinstance(score, dict) else None
-
-
-def _suite(name: str) -> Suite | None:
-    try:
-        return get_suite(name)
-    except HarnessError:
-        return None
-
-
-def _section_columns(suite: Suite | None, records: list[dict]) -> list[str]:
-    present: list[str] = []
-    for rec in records:
-        for name in rec.get("sections") or {}:
-            if name not in present:
-                present.append(name)
-    order = list(suite.sections) if suite else []
-    return [s for s in order if s in present] + sorted(s for s in present if s not in order)
-
-
-def _created(rec: dict) -> datetime:
-    when = datetime.fromisoformat(rec["created"])
+def _created(rec: ResultRecord) -> datetime:
+    when = datetime.fromisoformat(rec.created)
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-SCORE_KEYS = {"mean": None, "std": None, "ci95": None, "per_seed": [], "n": None, "label": ""}
-SUBMISSION_KEYS = {"version": "", "sha256": "", "family": "", "description": "", "authors": [],
-                   "license": "", "links": {}, "params": {}, "entry_point": ""}
+@dataclass(eq=False)
+class BoardRow:
+    """One submission's row in one (set, suite) table: its record, that suite's block, its rank.
+
+    A reference row (family ``reference``) has ``rank`` None and is never best in a column.
+    """
+
+    record: ResultRecord
+    block: SuiteBlock
+    rank: int | None = None
+    leader: bool = False
+    tied: bool = False
+    slug: str = ""
+
+    name = property(lambda self: self.record.submission.name)
+    version = property(lambda self: self.record.submission.version)
+    family = property(lambda self: self.record.submission.family)
+    label = property(lambda self: self.record.submission.label)
+    reference = property(lambda self: self.record.reference)
+    sandboxed = property(lambda self: self.record.sandboxed)
+    created = property(lambda self: _created(self.record))
+
+    @property
+    def overall(self) -> float | None:
+        """The suite's overall mean (what the table ranks by)."""
+        return self.block.overall.mean if self.block.overall else None
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        """The overall's 95% CI."""
+        return self.block.overall.ci95 if self.block.overall else None
+
+    @property
+    def search(self) -> str:
+        """What the page's filter box matches (lower case)."""
+        sub = self.record.submission
+        return " ".join([sub.name, sub.version, sub.family, *sub.authors, sub.license]).lower()
 
 
-def _score_view(score: Any) -> dict[str, Any]:
-    """A score block with every key present (None or empty where the record has none)."""
-    score = score if isinstance(score, dict) else {}
-    return {**SCORE_KEYS, **{k: v for k, v in score.items() if v is not None}}
+@dataclass(eq=False)
+class Group:
+    """One leaderboard table: the rows of one suite on one embedding set, ranked."""
+
+    key: GroupKey
+    set: SetInfo
+    suite: SuiteBase
+    rows: list[BoardRow]
+    dnf: list[ResultRecord]
+    harness_versions: list[str]
+    columns: list[Column] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=dict)
+    plots: list = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """The table's anchor on the index page."""
+        return "g-" + _slug(f"{self.key[0]}-{self.key[1]}-{self.key[3]}-{self.key[2][:8]}")
+
+    @property
+    def set_id(self) -> str:
+        """The set's value in the set selector."""
+        return _slug(f"{self.key[0]}-{self.key[1]}-{self.key[2][:8]}")
+
+    @property
+    def set_json(self) -> dict[str, str]:
+        """The set as leaderboard.json writes it."""
+        return {"name": self.set.name, "version": self.set.version,
+                "manifest_sha256": self.set.manifest_sha256, "model": self.set.model}
+
+    @property
+    def section_names(self) -> tuple[str, ...]:
+        """The suite's sections that at least one row has, in the suite's order."""
+        present = {n for r in self.rows for n in r.block.sections}
+        order = list(self.suite.section_names)
+        return tuple([s for s in order if s in present] + sorted(present - set(order)))
+
+    @property
+    def overall_sections(self) -> tuple[str, ...]:
+        """Sections that make up the overall (all, for a suite that does not say)."""
+        return tuple(getattr(self.suite, "overall_sections", self.section_names))
+
+    @property
+    def aux_sections(self) -> list[str]:
+        """Sections shown but not part of the overall."""
+        return [s for s in self.section_names if s not in self.overall_sections]
+
+    @property
+    def has_legacy(self) -> bool:
+        """Some row has a legacy overall."""
+        return any(r.block.overall_legacy is not None for r in self.rows)
+
+    @property
+    def overall_label(self) -> str:
+        """How the overall is computed (the records' label, else the suite's)."""
+        labels = [r.block.overall.label for r in self.rows if r.block.overall and r.block.overall.label]
+        return labels[0] if labels else (self.suite.overall_label or "overall")
+
+    @property
+    def legacy_label(self) -> str:
+        """How the legacy overall is computed."""
+        labels = [r.block.overall_legacy.label for r in self.rows if r.block.overall_legacy]
+        return labels[0] if labels else getattr(self.suite, "legacy_label", "")
+
+    @property
+    def ranked(self) -> list[BoardRow]:
+        """The rows that are ranked (not reference rows)."""
+        return [r for r in self.rows if not r.reference]
+
+    @property
+    def leader_ci(self) -> tuple[float, float] | None:
+        """The leader's overall CI."""
+        ranked = self.ranked
+        return ranked[0].ci if ranked else None
+
+    @property
+    def n_tied(self) -> int:
+        """Rows statistically tied with #1."""
+        return sum(r.tied for r in self.rows)
+
+    def cells(self, row: BoardRow) -> list[dict[str, Any]]:
+        """The HTML cells of ``row``: per column its text, sort value, CI and best flag."""
+        out = []
+        for col in self.columns:
+            if "html" not in col.where:
+                continue
+            value = col.get(row)
+            ci = col.ci(row) if col.ci else None
+            out.append({"col": col, "value": value, "text": col.fmt(value), "ci": ci,
+                        "best": col.is_best(row, self.best)})
+        return out
 
 
-def _row(rec: dict, columns: list[str]) -> dict[str, Any]:
-    sub = {**SUBMISSION_KEYS, **{k: v for k, v in rec["submission"].items() if v is not None}}
-    cost = rec.get("cost") or {}
-    sections = rec.get("sections") or {}
-    legacy = rec.get("overall_legacy")
-    return {
-        "record": rec,
-        "sub": sub,
-        "subsets": {k: _score_view(v) for k, v in (rec.get("subsets") or {}).items()},
-        "overall_info": _score_view(rec["overall"]),
-        "legacy_info": _score_view(legacy) if legacy else None,
-        "name": sub["name"],
-        "version": sub.get("version") or "",
-        "family": sub.get("family") or "",
-        "authors": sub.get("authors") or [],
-        "overall": rec["overall"]["mean"],
-        "ci": _ci(rec["overall"]),
-        "std": rec["overall"].get("std"),
-        "per_seed": rec["overall"].get("per_seed") or [],
-        "sections": {s: _mean(sections.get(s)) for s in columns},
-        "section_info": {s: _score_view(sections.get(s)) for s in columns},
-        "legacy": _mean(legacy),
-        "legacy_ci": _ci(legacy),
-        "seeds": rec.get("seeds") or [],
-        "fit_s": cost.get("fit_s"),
-        "score_s": cost.get("score_s"),
-        "peak_rss_mb": cost.get("peak_rss_mb"),
-        "params": cost.get("params"),
-        "created": _created(rec),
-        "missing": [str(m) for m in rec.get("missing_subsets") or []],
-        "sandboxed": rec.get("isolation") == "bwrap",
-        "search": " ".join([sub["name"], sub.get("version") or "", sub.get("family") or "",
-                            *(sub.get("authors") or []), sub.get("license") or ""]).lower(),
-    }
-
-
-def _rank(rows: list[dict]) -> None:
-    """Sort by overall (then CI low end, then name); competition ranks; CI-overlap ties."""
-    rows.sort(key=lambda r: (-r["overall"], -(r["ci"][0] if r["ci"] else -math.inf), r["name"]))
-    prev, rank = None, 0
-    for i, row in enumerate(rows, 1):
-        if row["overall"] != prev:
-            rank, prev = i, row["overall"]
-        row["rank"] = rank
-    lead = rows[0]["ci"] if rows else None
+def _rank(rows: list[BoardRow], higher_is_better: bool = True) -> list[BoardRow]:
+    """Sort by overall (then CI low end, then name); competition ranks among non-reference rows;
+    CI-overlap ties with the leader. Reference rows keep their place by score, unranked."""
+    sign = -1 if higher_is_better else 1
+    rows = sorted(rows, key=lambda r: (sign * r.overall, -(r.ci[0] if r.ci else -math.inf), r.name))
+    prev, rank, n = None, 0, 0
     for row in rows:
-        row["leader"] = row["rank"] == 1
-        row["tied"] = bool(not row["leader"] and lead and row["ci"]
-                           and row["ci"][1] >= lead[0] and row["ci"][0] <= lead[1])
+        if row.reference:
+            continue
+        n += 1
+        if row.overall != prev:
+            rank, prev = n, row.overall
+        row.rank = rank
+    lead = next((r.ci for r in rows if r.rank is not None), None)
+    for row in rows:
+        row.leader = row.rank == 1
+        row.tied = bool(row.rank is not None and not row.leader and lead and row.ci
+                        and row.ci[1] >= lead[0] and row.ci[0] <= lead[1])
+    return rows
 
 
-def _best(rows: list[dict], columns: list[str]) -> dict[str, float]:
-    """Best value per column: highest score, lowest fit time and parameter count."""
-    best: dict[str, float] = {}
-
-    def pick(key, values, fn):
-        values = [v for v in values if v is not None]
-        if values:
-            best[key] = fn(values)
-
-    pick("overall", [r["overall"] for r in rows], max)
-    for s in columns:
-        pick(f"s:{s}", [r["sections"][s] for r in rows], max)
-    pick("legacy", [r["legacy"] for r in rows], max)
-    pick("fit_s", [r["fit_s"] for r in rows], min)
-    pick("params", [r["params"] for r in rows], min)
-    return best
+def _page_key(rec: ResultRecord) -> tuple[str, str, str, str]:
+    return (rec.submission.name, rec.set.name, rec.set.version, rec.set.manifest_sha256)
 
 
-def _unique_slugs(groups: list[dict]) -> None:
-    """Give each ranked row a page name: the submission name, made longer only on clashes."""
-    rows = [(g, r) for g in groups for r in g["rows"]]
+def _unique_slugs(groups: list[Group]) -> dict[tuple, str]:
+    """One page per (submission, set) showing every suite: the submission name, made longer
+    only on clashes. Returns the page slug per :func:`_page_key` and sets each row's slug."""
+    keys: list[tuple] = []
+    for g in groups:
+        for r in g.rows:
+            if _page_key(r.record) not in keys:
+                keys.append(_page_key(r.record))
     counts: dict[str, int] = {}
-    for _, r in rows:
-        counts[r["name"]] = counts.get(r["name"], 0) + 1
+    for key in keys:
+        counts[key[0]] = counts.get(key[0], 0) + 1
     used: set[str] = set()
-    for g, r in rows:
-        key = g["key"]
-        candidates = [r["name"], f"{r['name']}--{key[0]}-{key[1]}",
-                      f"{r['name']}--{key[0]}-{key[1]}-{_slug(key[3])}",
-                      f"{r['name']}--{key[0]}-{key[1]}-{_slug(key[3])}-{key[2][:12]}"]
-        if counts[r["name"]] > 1:
+    slugs: dict[tuple, str] = {}
+    for name, set_name, version, sha in keys:
+        candidates = [name, f"{name}--{set_name}-{version}", f"{name}--{set_name}-{version}-{sha[:12]}"]
+        if counts[name] > 1:
             candidates = candidates[1:]
         for cand in candidates:
             cand = re.sub(r"[^A-Za-z0-9._+-]", "-", cand)
@@ -196,45 +258,64 @@ def _unique_slugs(groups: list[dict]) -> None:
         else:  # names that differ only in characters a file name cannot keep
             cand = f"{cand}-{len(used)}"
         used.add(cand.lower())
-        r["slug"] = cand
+        slugs[(name, set_name, version, sha)] = cand
+    for g in groups:
+        for r in g.rows:
+            r.slug = slugs[_page_key(r.record)]
+    return slugs
 
 
-def _group(key: GroupKey, records: list[dict]) -> dict[str, Any]:
-    suite = _suite(key[3])
-    ok = [r for r in records if r["status"] == "ok"]
-    columns = _section_columns(suite, ok)
-    rows = [_row(r, columns) for r in ok]
-    _rank(rows)
-    overall_sections = list(suite.overall_sections) if suite else []
-    labels = [r["overall"].get("label") for r in ok]
-    legacy_labels = [r["overall_legacy"]["label"] for r in ok if r.get("overall_legacy")]
-    first = max(records, key=_created)
-    return {
-        "key": key,
-        "id": "g-" + _slug(f"{key[0]}-{key[1]}-{key[3]}-{key[2][:8]}"),
-        "set": {"name": key[0], "version": key[1], "manifest_sha256": key[2],
-                "model": first["set"].get("model") or ""},
-        "suite": key[3],
-        "suite_obj": suite,
-        "columns": columns,
-        "overall_sections": overall_sections,
-        "aux_sections": [c for c in columns if overall_sections and c not in overall_sections],
-        "has_legacy": any(r["legacy"] is not None for r in rows),
-        "overall_label": labels[0] if labels else (suite.overall_label if suite else "overall"),
-        "legacy_label": legacy_labels[0] if legacy_labels else (suite.legacy_label if suite
-                                                               else ""),
-        "rows": rows,
-        "best": _best(rows, columns),
-        "dnf": [r for r in records if r["status"] != "ok"],
-        "harness_versions": sorted({r["harness"] for r in records}),
-        "leader_ci": rows[0]["ci"] if rows else None,
-        "n_tied": sum(r["tied"] for r in rows),
-    }
+def _suite(name: str) -> SuiteBase:
+    try:
+        return get_suite(name)
+    except HarnessError:  # a suite this harness does not know: shown with its sections as found
+        return _UnknownSuite(name)
 
 
-def build_groups(records: Iterable[dict]) -> list[dict[str, Any]]:
-    """One view per (set, version, manifest, suite): ranked rows, DNF records, best values."""
-    groups = [_group(key, recs) for key, recs in group_by_set(records).items()]
+class _UnknownSuite(SuiteBase):
+    """A block of a suite that is not registered: overall and its sections, as recorded."""
+
+    def __init__(self, name: str):
+        self.name = self.title = name
+        self.reads = (name,)
+
+    def credit(self, parts):  # pragma: no cover - never scored
+        raise HarnessError(f"unknown suite '{self.name}'")
+
+    def summarise(self, per_seed, averaged, n_boot):  # pragma: no cover
+        raise HarnessError(f"unknown suite '{self.name}'")
+
+
+def _groups_of(records: list[ResultRecord]) -> dict[GroupKey, tuple[list, list]]:
+    """``{(set name, version, sha, suite): (ok records with that block, records without scores)}``."""
+    out: dict[GroupKey, tuple[list, list]] = {}
+    for rec in records:
+        s = rec.set
+        names = list(rec.suites) if rec.ok else [rec.suite]
+        for suite in names or [rec.suite]:
+            key = (s.name, s.version, s.manifest_sha256, suite)
+            ok, dnf = out.setdefault(key, ([], []))
+            if rec.ok and rec.suites[suite].overall is not None:
+                ok.append(rec)
+            elif not rec.ok:
+                dnf.append(rec)
+    order = {name: i for i, name in enumerate(SUITES)}
+    return dict(sorted(out.items(), key=lambda kv: (kv[0][:3], order.get(kv[0][3], len(order)), kv[0][3])))
+
+
+def build_groups(records: Iterable[dict | ResultRecord]) -> list[Group]:
+    """One table per (set, version, manifest, suite): ranked rows, DNF records, columns, best values."""
+    typed = [r if isinstance(r, ResultRecord) else ResultRecord.of(r) for r in records]
+    groups = []
+    for key, (ok, dnf) in _groups_of(typed).items():
+        suite = _suite(key[3])
+        rows = _rank([BoardRow(rec, rec.suites[key[3]]) for rec in ok])
+        every = ok + dnf
+        newest = max(every, key=_created)
+        g = Group(key, newest.set, suite, rows, dnf, sorted({r.harness for r in every}))
+        g.columns = group_columns(g)
+        g.best = best_values(g.columns, g.rows)
+        groups.append(g)
     _unique_slugs(groups)
     return groups
 
@@ -249,10 +330,10 @@ def _load(results_dir: str | Path, warn: Callable[[str], None] | None, published
     return build_groups(records), problems
 
 
-def refuse_unsandboxed(records: Iterable[dict]) -> None:
+def refuse_unsandboxed(records: Iterable[dict | ResultRecord]) -> None:
     """The published board takes only results computed under bubblewrap (see SECURITY.md)."""
-    bad = sorted(r["submission"]["name"] for r in records
-                 if r.get("status") == "ok" and r.get("isolation") != "bwrap")
+    typed = [r if isinstance(r, ResultRecord) else ResultRecord.of(r) for r in records]
+    bad = sorted(r.submission.name for r in typed if r.ok and not r.sandboxed)
     if bad:
         raise LeaderboardError(f"{len(bad)} result(s) were not computed under bubblewrap ("
                                f"{', '.join(terminal(b) for b in bad[:5])}{' ...' if len(bad) > 5 else ''}); "
@@ -312,21 +393,31 @@ def _now(now: datetime | None) -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def _suites_for_rules(groups: list[dict]) -> list[Suite]:
+def _suites_for_rules(groups: list[Group]) -> list[Suite]:
     seen: dict[str, Suite] = {}
     for g in groups:
-        if g["suite_obj"] is not None:
-            seen.setdefault(g["suite_obj"].name, g["suite_obj"])
+        if isinstance(g.suite, Suite):
+            seen.setdefault(g.suite.name, g.suite)
     return list(seen.values())
 
 
-def _common(groups: list[dict], generated: datetime) -> dict[str, Any]:
+def _sets(groups: list[Group]) -> list[dict[str, str]]:
+    """The distinct sets of the board, for the set selector (shown when there are several)."""
+    seen: dict[str, dict[str, str]] = {}
+    for g in groups:
+        seen.setdefault(g.set_id, {"id": g.set_id, "label": f"{g.set.name} v{g.set.version}",
+                                   "model": g.set.model})
+    return list(seen.values())
+
+
+def _common(groups: list[Group], generated: datetime) -> dict[str, Any]:
     from markupsafe import Markup
 
     return {
         "css": Markup(_static("style.css")),
         "js": Markup(_static("app.js")),
         "groups": groups,
+        "sets": _sets(groups),
         "generated": generated.strftime("%Y-%m-%d %H:%M UTC"),
         "generated_iso": generated.isoformat(),
         "version": __version__,
@@ -356,10 +447,9 @@ def _remove_stale_pages(folder: Path, keep: set[str]) -> None:
             page.unlink(missing_ok=True)
 
 
-def _citation(rec: dict) -> str:
+def _citation(rec: ResultRecord) -> str:
     """A submission page's BibTeX: :func:`result_bibtex` keyed ``rewardheads:NAME:SET-VERSION``."""
-    s = rec["set"]
-    key = bib_key("rewardheads", rec["submission"]["name"], f"{s['name']}-{s['version']}", sep=":")
+    key = bib_key("rewardheads", rec.submission.name, rec.set.ref, sep=":")
     return result_bibtex(rec, key)
 
 
@@ -378,34 +468,37 @@ def render_site(results_dir: str | Path, out_dir: str | Path, *,
     env = _environment()
     common = _common(groups, generated)
     for g in groups:
-        g["plots"] = [p for p in (
+        g.plots = [p for p in (
             ("fit", plot_overall_vs_fit(g),
              "Overall accuracy against fit time (log scale), coloured by head family. Bars: 95% "
              "CI; shaded band: the leader's 95% CI, so a point whose bar reaches it is "
              "statistically tied.", False),
             ("sections", plot_sections(g),
              "Section accuracies per submission, in rank order"
-             + (f" (top {MAX_BAR_SUBMISSIONS})" if len(g["rows"]) > MAX_BAR_SUBMISSIONS
+             + (f" (top {MAX_BAR_SUBMISSIONS})" if len(g.ranked) > MAX_BAR_SUBMISSIONS
                 else "") + ". Dashed line: chance (50%)."
-             + (" Faded bars: not part of Overall." if g["aux_sections"] else ""),
-             len(g["rows"]) > WIDE_BARS_FROM),
+             + (" Faded bars: not part of Overall." if g.aux_sections else ""),
+             len(g.ranked) > WIDE_BARS_FROM),
         ) if p[1]]
 
     header, rows = flat_rows(groups)
     dnf = dnf_rows(groups)
     index = env.get_template("index.html").render(
         **common, dnf=dnf, problems=problems, suites=_suites_for_rules(groups),
-        n_ranked=sum(len(g["rows"]) for g in groups), root="")
+        n_ranked=sum(len(g.ranked) for g in groups), root="")
     _write_text(out_dir / "index.html", index)
 
     page_t = env.get_template("submission.html")
-    pages: set[str] = set()
+    views: dict[str, list[tuple[Group, BoardRow]]] = {}
     for g in groups:
-        for r in g["rows"]:
-            html = page_t.render(**common, g=g, r=r, rec=r["record"], bib=_citation(r["record"]),
-                                 root="../", n_rows=len(g["rows"]))
-            pages.add(f"{r['slug']}.html")
-            _write_text(out_dir / "submissions" / f"{r['slug']}.html", html)
+        for r in g.rows:
+            views.setdefault(r.slug, []).append((g, r))
+    for slug, page in views.items():
+        g, r = page[0]
+        html = page_t.render(**common, g=g, r=r, views=page, rec=r.record, bib=_citation(r.record),
+                             root="../")
+        _write_text(out_dir / "submissions" / f"{slug}.html", html)
+    pages = {f"{slug}.html" for slug in views}
     _remove_stale_pages(out_dir / "submissions", pages)
 
     _write_text(out_dir / "leaderboard.csv", csv_text(header, rows))

@@ -1,8 +1,9 @@
 """The leaderboard's plots: matplotlib figures rendered to inline-ready SVG.
 
-:func:`plot_overall_vs_fit` and :func:`plot_sections` take one group of
-:func:`harness.leaderboard.build_groups` and return an ``<svg>`` string (ids prefixed by the
-group, no prolog or metadata) or None when there is nothing to draw.
+:func:`plot_overall_vs_fit` and :func:`plot_sections` take one
+:class:`harness.leaderboard.Group` and return an ``<svg>`` string (ids prefixed by the group, no
+prolog or metadata) or None when there is nothing to draw. Reference rows (random, length) are
+drawn as labelled horizontal lines in the fit plot and left out of the section bars.
 
 Each ``<svg>`` holds two drawings of the same data: ``svg-wide``, sized for the desktop grid,
 and ``svg-narrow``, a figure :data:`NARROW_INCHES` wide with larger text (horizontal bars for
@@ -130,33 +131,40 @@ def _two_layouts(draw: Callable[[Any, bool], None], wide_size: tuple[float, floa
     return _responsive_svg(wide, narrow)
 
 
-def plot_overall_vs_fit(group: dict) -> str | None:
-    """Overall (with its CI) against fit time on a log axis, one point per submission."""
-    rows = [r for r in group["rows"] if r["fit_s"] is not None]
+def plot_overall_vs_fit(group: Any) -> str | None:
+    """Overall (with its CI) against fit time on a log axis, one point per ranked submission;
+    reference rows are horizontal dotted lines."""
+    rows = [r for r in group.ranked if r.record.cost.fit_s is not None]
+    references = [r for r in group.rows if r.reference]
     if not rows:
         return None
-    fit = {id(r): max(r["fit_s"], MIN_PLOT_SECONDS) for r in rows}  # log axis: no zeros
-    families = sorted({r["family"] or "other" for r in rows})
+    fit = {id(r): max(r.record.cost.fit_s, MIN_PLOT_SECONDS) for r in rows}  # log axis: no zeros
+    families = sorted({r.family or "other" for r in rows})
     colour = {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(families)}
     xmin, xmax = min(fit.values()), max(fit.values())
-    floored = any(r["fit_s"] < MIN_PLOT_SECONDS for r in rows)
+    floored = any(r.record.cost.fit_s < MIN_PLOT_SECONDS for r in rows)
 
     def draw(fig, narrow):
         ax = fig.add_subplot()
-        lead = group["leader_ci"]
+        lead = group.leader_ci
         if lead:
             ax.axhspan(100 * lead[0], 100 * lead[1], color="#f5c542", alpha=0.16, lw=0,
                        label="leader's 95% CI")
         for fam in families:
-            sel = [r for r in rows if (r["family"] or "other") == fam]
+            sel = [r for r in rows if (r.family or "other") == fam]
             x = [fit[id(r)] for r in sel]
-            y = [100 * r["overall"] for r in sel]
-            err = [[100 * (r["overall"] - r["ci"][0]) if r["ci"] else 0 for r in sel],
-                   [100 * (r["ci"][1] - r["overall"]) if r["ci"] else 0 for r in sel]]
+            y = [100 * r.overall for r in sel]
+            err = [[100 * (r.overall - r.ci[0]) if r.ci else 0 for r in sel],
+                   [100 * (r.ci[1] - r.overall) if r.ci else 0 for r in sel]]
             ax.errorbar(x, y, yerr=err, fmt="o", ms=4.5, color=colour[fam], ecolor=colour[fam],
                         elinewidth=1, capsize=2, alpha=0.9, label=_plain(fam))
+        for ref in references:
+            ax.axhline(100 * ref.overall, color="#6b7280", lw=0.9, ls=":")
+            ax.text(0.99, 100 * ref.overall, _plain(f"{ref.name} (reference)"), ha="right",
+                    va="bottom", fontsize=9 if narrow else 7, color="#6b7280",
+                    transform=ax.get_yaxis_transform())
         ax.set_xscale("log")
-        ys = [100 * r["overall"] for r in rows]
+        ys = [100 * r.overall for r in rows]
         lo, hi = min(ys), max(ys)
         gap = max(hi - lo, 2.0) * (0.05 if narrow else 0.045)
         # narrow: names of points in the right third go to their left, inside the axes
@@ -164,7 +172,7 @@ def plot_overall_vs_fit(group: dict) -> str | None:
         for r, y in zip(rows, _spread_labels(ys, gap), strict=True):
             left = fit[id(r)] > flip
             ax.text(fit[id(r)] / 1.13 if left else fit[id(r)] * 1.13, y,
-                    _plain(r["name"], NARROW_NAME_CHARS // 2 if narrow else None),
+                    _plain(r.name, NARROW_NAME_CHARS // 2 if narrow else None),
                     va="center", ha="right" if left else "left", fontsize=9 if narrow else 7.5,
                     color="#374151", in_layout=not narrow)
         ax.set_xlim(xmin / 1.6, xmax * (1.8 if narrow else 3.5))
@@ -177,22 +185,22 @@ def plot_overall_vs_fit(group: dict) -> str | None:
 
     legend_rows = (len(families) + 1 + 1) // 2
     return _two_layouts(draw, (5.2, 3.9 + 0.16 * ((len(families) + 1) // 4)),
-                        3.9 + 0.2 * legend_rows, f"{group['id']}-fit-",
-                        f"Overall accuracy against fit time, {group['set']['name']}")
+                        3.9 + 0.2 * legend_rows, f"{group.id}-fit-",
+                        f"Overall accuracy against fit time, {group.set.name}")
 
 
-def _draw_bars_vertical(fig, group: dict, rows: list[dict], columns: list[str]) -> None:
+def _draw_bars_vertical(fig, group: Any, rows: list, columns: list[str]) -> None:
     """The desktop section chart: one group of vertical bars per submission."""
     ax = fig.add_subplot()
     n = len(columns)
     width = 0.8 / n
     for j, section in enumerate(columns):
         xs = [i + (j - (n - 1) / 2) * width for i in range(len(rows))]
-        ys = [100 * (r["sections"][section] or 0) for r in rows]
+        ys = [100 * _section(r, section) for r in rows]
         ax.bar(xs, ys, width * 0.92, color=PALETTE[j % len(PALETTE)], label=_plain(section),
                alpha=_bar_alpha(group, section))
     ax.axhline(50, color="#9ca3af", lw=0.9, ls=(0, (4, 3)), label="chance")
-    ax.set_xticks(range(len(rows)), [_plain(r["name"]) for r in rows], rotation=30, ha="right",
+    ax.set_xticks(range(len(rows)), [_plain(r.name) for r in rows], rotation=30, ha="right",
                   rotation_mode="anchor")
     pad = max(0.0, (4 - len(rows)) / 2)  # keep bars slim when there are few submissions
     ax.set_xlim(-0.6 - pad, len(rows) - 0.4 + pad)
@@ -208,7 +216,7 @@ def _draw_bars_vertical(fig, group: dict, rows: list[dict], columns: list[str]) 
 _NAME_IN, _BAR_IN, _GAP_IN = 0.22, 0.085, 0.1
 
 
-def _draw_bars_horizontal(fig, group: dict, rows: list[dict], columns: list[str]) -> None:
+def _draw_bars_horizontal(fig, group: Any, rows: list, columns: list[str]) -> None:
     """The phone section chart: per submission, its name over horizontal bars, in rank order."""
     ax = fig.add_subplot()
     pitch = _NAME_IN + _BAR_IN * len(columns) + _GAP_IN  # inches per submission
@@ -216,11 +224,11 @@ def _draw_bars_horizontal(fig, group: dict, rows: list[dict], columns: list[str]
     top = [i - 0.5 + _NAME_IN / pitch for i in range(len(rows))]
     for j, section in enumerate(columns):
         ys = [t + (j + 0.5) * bar for t in top]
-        xs = [100 * (r["sections"][section] or 0) for r in rows]
+        xs = [100 * _section(r, section) for r in rows]
         ax.barh(ys, xs, bar * 0.86, color=PALETTE[j % len(PALETTE)], label=_plain(section),
                 alpha=_bar_alpha(group, section))
     for r, t in zip(rows, top, strict=True):
-        ax.annotate(_plain(r["name"], NARROW_NAME_CHARS), (0, t),
+        ax.annotate(_plain(r.name, NARROW_NAME_CHARS), (0, t),
                     xycoords=("axes fraction", "data"), xytext=(1, 2), textcoords="offset points",
                     va="bottom", ha="left", color="#1f2937", in_layout=False)
     ax.axvline(50, color="#9ca3af", lw=0.9, ls=(0, (4, 3)), label="chance")
@@ -234,15 +242,20 @@ def _draw_bars_horizontal(fig, group: dict, rows: list[dict], columns: list[str]
                columnspacing=1.0)
 
 
-def _bar_alpha(group: dict, section: str) -> float:
+def _section(row: Any, section: str) -> float:
+    score = row.block.sections.get(section)
+    return score.mean if score is not None and score.mean is not None else 0.0
+
+
+def _bar_alpha(group: Any, section: str) -> float:
     """Bars of sections outside Overall are faded."""
-    return 0.9 if section in group["overall_sections"] or not group["overall_sections"] else 0.45
+    return 0.9 if section in group.overall_sections or not group.overall_sections else 0.45
 
 
-def plot_sections(group: dict) -> str | None:
-    """Section accuracies per submission as grouped bars (the top submissions by rank)."""
-    rows = group["rows"][:MAX_BAR_SUBMISSIONS]
-    columns = group["columns"]
+def plot_sections(group: Any) -> str | None:
+    """Section accuracies per ranked submission as grouped bars (the top ones by rank)."""
+    rows = group.ranked[:MAX_BAR_SUBMISSIONS]
+    columns = list(group.section_names)
     if not rows or not columns:
         return None
     wide = len(rows) > WIDE_BARS_FROM
@@ -253,5 +266,5 @@ def plot_sections(group: dict) -> str | None:
     pitch = _NAME_IN + _BAR_IN * len(columns) + _GAP_IN
     legend_rows = (len(columns) + 1 + 2) // 3
     return _two_layouts(draw, (12.6 if wide else 7.25, 3.9),
-                        len(rows) * pitch + 0.75 + 0.2 * legend_rows, f"{group['id']}-sec-",
-                        f"Section accuracies per submission, {group['set']['name']}")
+                        len(rows) * pitch + 0.75 + 0.2 * legend_rows, f"{group.id}-sec-",
+                        f"Section accuracies per submission, {group.set.name}")
