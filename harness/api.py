@@ -99,7 +99,7 @@ def evaluate(head: Any, set: str | Path | EmbeddingSet | None = None, seeds: Ite
     In-process (the default) the head is trusted code; ``sandbox=True`` (folders only) runs it
     like ``rewardheads run``. ``table.attrs`` holds the isolation, seeds and the set.
     """
-    from harness.evaluation import PRIMARY_SUITE, summarise
+    from harness.evaluation import summarise
     from harness.runner import Runner, RunOptions
 
     emb_set = set if isinstance(set, EmbeddingSet) else load_set(set)
@@ -114,10 +114,11 @@ def evaluate(head: Any, set: str | Path | EmbeddingSet | None = None, seeds: Ite
         if record["status"] != "ok":
             raise HarnessError(f"evaluate: {record['submission']['name']}: {record['error']}")
         label = record["isolation"]
+        record = record["suites"][record["suite"]]
     else:
         _, make = _factory(head)
         credits, _ = _in_process(make, emb_set, seeds)
-        record = summarise(credits, PRIMARY_SUITE, n_boot)
+        record = summarise(credits, next(iter(credits[0])), n_boot)
         label = IN_PROCESS
     table = _table(record)
     table.attrs.update(isolation=label, seeds=seeds, set=emb_set.ref, manifest_sha256=emb_set.manifest_sha256,
@@ -132,7 +133,6 @@ def compare(a: Any, b: Any, set: str | Path | EmbeddingSet | None = None,  # noq
     One row per section and overall: ``delta`` (a − b), its 95% CI and a one-sided p-value (the
     fraction of replicates with delta ≤ 0: small when ``a`` is better).
     """
-    from harness.evaluation import PRIMARY_SUITE
     from harness.scoring import mean_credit, paired_bootstrap
 
     emb_set = set if isinstance(set, EmbeddingSet) else load_set(set)
@@ -141,8 +141,9 @@ def compare(a: Any, b: Any, set: str | Path | EmbeddingSet | None = None,  # noq
     for head in (a, b):
         _, make = _factory(head)
         credits, _ = _in_process(make, emb_set, seeds)
-        credit.append(mean_credit([c[PRIMARY_SUITE] for c in credits]))
-    test = paired_bootstrap(credit[0], credit[1], None, PRIMARY_SUITE, n_boot=n_boot, seed=0)
+        suite = next(iter(credits[0]))  # the set's headline suite
+        credit.append(mean_credit([c[suite] for c in credits]))
+    test = paired_bootstrap(credit[0], credit[1], None, suite, n_boot=n_boot, seed=0)
     rows = [{"name": k, "delta": v["delta"], "ci_low": (v["ci95"] or [None, None])[0],
              "ci_high": (v["ci95"] or [None, None])[1], "p_value": v["p_value"]}
             for k, v in test["per_section"].items()]

@@ -273,7 +273,7 @@ def head_report(record: dict, jobs: list) -> str:
     """The lines ``run`` prints as a head finishes: its score, or its error with its own traceback and output."""
     name = terminal(record["submission"]["name"])
     if record["status"] == "ok":
-        o = record["overall"]
+        o = _headline(record)["overall"]
         ci = o.get("ci95") or [None, None]
         fit = (record.get("cost") or {}).get("fit_s")
         return (f"ok      {name}: overall {100 * o['mean']:.1f}"
@@ -286,6 +286,11 @@ def head_report(record: dict, jobs: list) -> str:
     if job is not None and job.output_tail.strip():
         lines += ["  last output:"] + ["    " + line for line in job.output_tail.splitlines()[-10:]]
     return "\n".join(lines)
+
+
+def _headline(record: dict) -> dict:
+    """The block of the record's headline suite (schema 2), or {} when it has no scores."""
+    return (record.get("suites") or {}).get(record.get("suite"), {})
 
 
 def summary_table(records: list[dict]) -> str:
@@ -301,13 +306,13 @@ def summary_rows(records: list[dict]) -> list[dict]:
     Every string from a record goes through :func:`harness.textsafe.terminal`.
     """
     rows = []
-    for r in sorted(records, key=lambda r: -(r.get("overall") or {}).get("mean", -1)):
-        overall = r.get("overall") or {}
+    for r in sorted(records, key=lambda r: -(_headline(r).get("overall") or {}).get("mean", -1)):
+        overall = _headline(r).get("overall") or {}
         ci = overall.get("ci95") or [None, None]
         row = {"submission": terminal(r["submission"]["name"]), "status": terminal(r["status"]),
                "overall": overall.get("mean"),
                "95% CI": f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None else ""}
-        for name, sec in (r.get("sections") or {}).items():
+        for name, sec in (_headline(r).get("sections") or {}).items():
             row[terminal(name)] = sec["mean"]
         row["seeds"] = len(r.get("seeds", []))
         row["fit s"] = (r.get("cost") or {}).get("fit_s")

@@ -12,12 +12,24 @@ from harness.results import read_record
 from harness.textsafe import terminal
 
 
-def _raw(folder: Path, name: str) -> np.ndarray | None:
-    path = folder / "raw" / f"{name}.npz"
-    if not path.is_file():
-        return None
-    with np.load(path, allow_pickle=False) as data:
-        return data["scores"]
+def _raw(folder: Path, name: str, set_ref: str) -> np.ndarray | None:
+    """Raw scores of ``name`` in ``<folder>/<set>-<version>/raw/`` or the old flat ``<folder>/raw/``."""
+    for path in (folder / set_ref / "raw" / f"{name}.npz", folder / "raw" / f"{name}.npz"):
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as data:
+                return data["scores"]
+    return None
+
+
+def _published(published: Path, name: str, set_ref: str) -> dict[str, Any]:
+    """The published record of ``name`` on ``set_ref`` (per-set folder, else the flat layout)."""
+    nested = published / set_ref / f"{name}.json"
+    return read_record(nested if nested.is_file() else published / f"{name}.json")
+
+
+def _overall(record: dict[str, Any]) -> float | None:
+    block = record.get("suites", {}).get(record["suite"]) or {}
+    return (block.get("overall") or {}).get("mean")
 
 
 def compare_to_published(records: list[dict[str, Any]], results: Path, published: Path) -> str:
@@ -27,8 +39,9 @@ def compare_to_published(records: list[dict[str, Any]], results: Path, published
         if rec.get("status") != "ok":
             continue
         name = rec["submission"]["name"]
+        set_ref = f"{rec['set']['name']}-{rec['set']['version']}"
         try:
-            pub = read_record(published / f"{name}.json")
+            pub = _published(published, name, set_ref)
         except (HarnessError, OSError):
             new.append(name)
             continue
@@ -39,14 +52,16 @@ def compare_to_published(records: list[dict[str, Any]], results: Path, published
         if pub["set"]["manifest_sha256"] != rec["set"]["manifest_sha256"] or pub["seeds"] != rec["seeds"]:
             differ.append(f"{name} (published on another set or seeds)")
             continue
-        mine, theirs = _raw(results, name), _raw(published, name)
+        mine, theirs = _raw(results, name, set_ref), _raw(published, name, set_ref)
         if mine is not None and theirs is not None and mine.shape == theirs.shape and np.array_equal(mine, theirs):
             same.append(name)
         else:
-            delta = rec["overall"]["mean"] - (pub.get("overall") or {}).get("mean", float("nan"))
-            detail = f"overall {100 * rec['overall']['mean']:.2f} vs {100 * pub['overall']['mean']:.2f}" \
-                if pub.get("overall") else "no published scores"
-            differ.append(f"{name} ({detail}, Δ {100 * delta:+.2f})")
+            ours, theirs_overall = _overall(rec), _overall(pub)
+            if ours is not None and theirs_overall is not None:
+                differ.append(f"{name} (overall {100 * ours:.2f} vs {100 * theirs_overall:.2f}, "
+                              f"Δ {100 * (ours - theirs_overall):+.2f})")
+            else:
+                differ.append(f"{name} (no published scores)")
     lines = []
     if same:
         lines.append(f"reproduced bit for bit: {len(same)} of {len(same) + len(differ)} published head(s) "
