@@ -101,3 +101,44 @@ def test_run_on_a_missing_set_is_one_line(tmp_path, capsys):
     assert main(["run", str(TESTS / "good_linear"), "--set", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no such embedding-set folder" in err
+
+
+
+
+
+def run_seeds(tiny: Path, folders: list[Path], results: Path, seeds: list[int], monkeypatch) -> dict[str, tuple]:
+    """``{name: (record, float64 scores per seed)}`` of one run (the scores as the runner hands them over)."""
+    from harness import runner
+    from harness.embedset import EmbeddingSet
+
+    scores, write = {}, runner.write_raw_scores
+
+    def keep(results, name, seeds, per_seed, *args, **kwargs):
+        scores[name] = np.stack(per_seed)
+        return write(results, name, seeds, per_seed, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "write_raw_scores", keep)
+    options = runner.RunOptions(results=results, seeds=seeds, jobs=2, isolation="process", n_boot=20, progress=False)
+    records = runner.Runner(EmbeddingSet.open(tiny), options, log=lambda _: None).run(folders)
+    return {r["submission"]["name"]: (r, scores.get(r["submission"]["name"])) for r in records}
+
+
+def test_one_process_per_head_equals_one_process_per_seed(tiny, tmp_path, monkeypatch):
+    """All seeds and variants in one sandboxed process give the scores of one process per seed, bit for bit."""
+    folders = [FLOORS[0], TESTS / "readout_linear"]
+    names = ["random", "readout_linear@plain", "readout_linear@cubed", "readout_linear@shrunk"]
+    together = run_seeds(tiny, folders, tmp_path / "all", [0, 1, 2], monkeypatch)
+    assert sorted(together) == sorted(names)
+    assert all(r["status"] == "ok" and s.shape[0] == 3 for r, s in together.values()), together
+    for seed in range(3):
+        alone = run_seeds(tiny, folders, tmp_path / f"seed{seed}", [seed], monkeypatch)
+        for name in names:
+            assert alone[name][1].dtype == np.float64
+            np.testing.assert_array_equal(alone[name][1][0], together[name][1][seed])
+    assert not np.array_equal(together["random"][1][0], together["random"][1][1])  # a fresh head per seed
+    assert not np.array_equal(together["readout_linear@plain"][1], together["readout_linear@cubed"][1])
+    records = {n: together[n][0] for n in names}
+    fit = {n: records[n]["cost"]["fit_s"] for n in names}
+    assert fit["readout_linear@plain"] == fit["readout_linear@cubed"] != fit["readout_linear@shrunk"]  # one shared fit
+    assert records["readout_linear@cubed"]["submission"]["variant"] == "cubed"
+    assert records["readout_linear@cubed"]["submission"]["params"] == {"shrink": 0.0, "power": 3.0}
