@@ -186,4 +186,8 @@ def file_raw_scores(results: Path, set_results: Path, name: str, matrix: Scoring
     target = write_raw_scores(set_results, name, seeds, scores, matrix)
     if source != target:
         source.unlink()
+        try:  # the flat raw/ folder goes once it is empty
+            source.parent.rmdir()
+        except OSError:
+            pass
     return target
