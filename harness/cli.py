@@ -549,28 +549,44 @@ def _compare_arguments(p: argparse.ArgumentParser) -> None:
 cmd_compare.add_arguments = _compare_arguments
 
 
-@command("study", "reproducible studies; `study ensembles`: do ensembles beat a single head?")
+@command("study", "reproducible studies: `study ensembles` (do ensembles beat a single head?), "
+                  "`study backbones` (do head rankings survive a change of embedding model?)")
 def cmd_study(args) -> int:
     from harness.embedset import EmbeddingSet, resolve_set
     from harness.paths import project_path
-    from harness.study import run_ensemble_study
 
-    emb_set = EmbeddingSet.open(resolve_set(args.set))
-    path = run_ensemble_study(emb_set, project_path("submissions"), args.out, args.results,
-                              seeds=_seed_list(args.seeds), jobs=args.jobs, force=args.force,
-                              command="rewardheads " + shlex.join(args.argv))
+    command = "rewardheads " + shlex.join(args.argv)
+    if args.which == "backbones":
+        from harness.study_backbones import run_backbone_study
+
+        if len(args.sets) != 2:
+            raise HarnessError("study backbones: give two sets, e.g. --sets mini@1 minilm@1")
+        first, second = (EmbeddingSet.open(resolve_set(s)) for s in args.sets)
+        path = run_backbone_study(first, second, args.results or project_path("results"), args.out,
+                                  n_boot=args.n_boot, command=command)
+    else:
+        from harness.study import run_ensemble_study
+
+        emb_set = EmbeddingSet.open(resolve_set(args.set))
+        path = run_ensemble_study(emb_set, project_path("submissions"), args.out,
+                                  args.results or project_path("results", "study-ensembles"),
+                                  seeds=_seed_list(args.seeds), jobs=args.jobs, force=args.force, command=command)
     print(f"wrote {path}")
     return 0
 
 
 def _study_arguments(p):
-    p.add_argument("which", choices=["ensembles"])
-    p.add_argument("--set", help="set folder or NAME@VERSION (default: the bundled mini@1)")
-    p.add_argument("--seeds", default="5", help="N (seeds 0..N-1) or a list 0,1,2")
+    p.add_argument("which", choices=["ensembles", "backbones"])
+    p.add_argument("--set", help="ensembles: set folder or NAME@VERSION (default: the bundled mini@1)")
+    p.add_argument("--sets", nargs="+", default=["mini@1", "minilm@1"],
+                   help="backbones: the two sets holding the same texts (default: mini@1 minilm@1)")
+    p.add_argument("--seeds", default="5", help="ensembles: N (seeds 0..N-1) or a list 0,1,2")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--force", action="store_true")
+    p.add_argument("--n-boot", type=int, default=1000, help="backbones: bootstrap resamples")
     p.add_argument("--out", type=Path, default=Path("docs"), help="where the report and plot go")
-    p.add_argument("--results", type=Path, default=Path("results/study-ensembles"))
+    p.add_argument("--results", type=Path, help="results folder (ensembles: results/study-ensembles; "
+                                                "backbones: results)")
 
 
 cmd_study.add_arguments = _study_arguments
