@@ -285,16 +285,13 @@ def _run_seeds(job, finder: _SourceFinder, report: dict, arrays: dict) -> None:
     from harness.heads import HeadSkipped, check_params, check_scores, count_params, missing_capabilities
     from harness.protocol import array_name
 
-    train = report.pop("_train")
+    train, all_calls = report.pop("_train")
     variants, readout = job.run_variants, list(job.submission.get("readout", ()))
     runs: list[dict | None] = [None] * (len(job.run_seeds) * len(variants))
     report["runs"], times = [], report["times"]
     times.update(fit_s=0.0, score_s=0.0)
     for i, seed in enumerate(job.run_seeds):
-        report["at"], report["phase"] = i, "load"
-        start = time.perf_counter()
-        calls = [load_call(Path(job.inputs) / str(i) / name) for name in job.calls]
-        times["load_s"] += time.perf_counter() - start
+        report["at"], calls = i, all_calls[i]
         for group in _fit_groups(variants):
             report["phase"] = "import"
             head = _make_head(job, finder, variants[group[0]]["params"])
@@ -402,7 +399,12 @@ def main(job_file: str) -> int:
         report["times"]["import_s"] = time.perf_counter() - start
         start = time.perf_counter()
         if job.mode == "run":
-            report["_train"] = _load_train(job.train)
+            # every seed's calls are read now, before the guard and the drop, as the training arrays are. A
+            # head of one seed could see another seed's draw (it is bound in the sandbox anyway); that tells
+            # it which copy of a row is clean, which an exact-content lookup knows already, and no perturbed
+            # copy equals any stored row in any draw, so the probe catches such a lookup as before.
+            report["_train"] = (_load_train(job.train), [[load_call(Path(job.inputs) / str(i) / name)
+                                                          for name in job.calls] for i in range(len(job.run_seeds))])
         report["times"]["load_s"] = time.perf_counter() - start
         sys.meta_path.insert(0, finder)
         _drop_privileges(job.uid, fallback=job.isolation == "process")

@@ -26,6 +26,7 @@ from harness.checks import head_dependencies
 from harness.embedset import EmbeddingSet
 from harness.heads import ScoreBatch
 from harness.probe import MAX_FLIP_RATE
+from harness.protocol import array_name
 from harness.runner import Runner, RunOptions
 from harness.sandbox import Limits, Sandbox, job_payload
 from harness.submissions import load_submission, make_head
@@ -179,7 +180,7 @@ def test_hostile_heads_beside_an_honest_one(tiny_set, tmp_path, isolation, secre
     assert sorted(p.stem for p in results.glob("*.json")) == sorted(records)
 
 
-def _direct(sandbox: Sandbox, tiny_set, tmp_path, name: str, **params):
+def _direct(sandbox: Sandbox, tiny_set, tmp_path, name: str, fits: int = 1, **params):
     """Run a head with the audit hook off: only the OS-level sandbox stands in its way."""
     from harness.evaluation import ScoringMatrix
     from harness.probe import ScoreCalls, secret_rng
@@ -192,10 +193,11 @@ def _direct(sandbox: Sandbox, tiny_set, tmp_path, name: str, **params):
     matrix = ScoringMatrix.of(tiny_set)
     calls = ScoreCalls.draw(len(matrix), secret_rng())
     folder = tmp_path / f"calls-{name}"
-    calls.write(folder, matrix.arrays(), secret_rng())
+    calls.write(folder / "0", matrix.arrays(), secret_rng())  # seed index 0's calls
     job = job_payload(sub, "run", 0, head_dependencies(sub), calls=["a", "b"], guard=False)
     return sandbox.run(job, submission=sub.path, train=[tiny_set.path / s for s in tiny_set.train_splits()],
-                       inputs=folder, expect=calls.sizes, protected=[tiny_set.path])
+                       inputs=folder, expect={array_name(0, 0, k): n for k, n in calls.sizes.items()},
+                       protected=[tiny_set.path], fits=fits)
 
 
 def test_bubblewrap_alone_holds(tiny_set, tmp_path, secret_env):
@@ -295,3 +297,38 @@ def test_phase_times_must_account_for_the_measured_wall_time():
     assert _forged_times({"import_s": 1.0, "load_s": 0.5, "fit_s": 3.2}, wall=5.0) is None  # 0.3 s gap: honest
     assert "unaccounted" in _forged_times({"fit_s": 0.0, "score_s": 0.0}, wall=5.0)
     assert "exceed" in _forged_times({"fit_s": 9.0}, wall=5.0)
+
+
+def test_a_job_s_time_limits_scale_with_its_fits(tiny_set, tmp_path):
+    """A job of N fits (seeds x distinct fits) gets N times the per-fit CPU and wall-clock limits, no more."""
+    sandbox = Sandbox(Limits(memory_mb=3000, cpu_s=2, wall_s=2), "process")
+    result = _direct(sandbox, tiny_set, tmp_path, "loops_forever", fits=3)
+    assert result.status == "failed" and 5.5 < result.wall_s < 9, (result.wall_s, result.error)
+    assert result.error in ("timed out after 6 s (wall-clock limit)", "exceeded the CPU-time limit (6 s)")
+    assert sandbox.limits.wall_s == 2
+
+
+def test_a_report_s_run_times_and_seed_index_are_parsed_as_hostile():
+    """Per-(seed, variant) vectors come in the parent's order; their times add up within the totals."""
+    from harness.protocol import ProtocolError, decode_report, encode_report
+
+    expect = {array_name(i, j, c): 3 for i in range(2) for j in range(2) for c in "ab"}
+    arrays = {k: np.full(3, 0.5) for k in expect}
+    ok = {"status": "ok", "phase": "done", "times": {"fit_s": 2.0, "score_s": 1.0},
+          "runs": [{"fit_s": 1.0, "score_s": 0.25}] * 4}
+    report = decode_report(encode_report(ok, arrays), expect, runs=4, seeds=2)
+    assert [r.fit_s for r in report.runs] == [1.0] * 4 and report.arrays["1.1.b"].tolist() == [0.5] * 3
+    shuffled = dict(reversed(arrays.items()))
+    for header, vectors, message in (
+            ({**ok, "runs": ok["runs"][:3]}, arrays, "carries 3 run times, expected 4"),
+            ({**ok, "runs": [{"fit_s": 5.0, "score_s": 0.25}] * 4}, arrays, "exceeds the report's total"),
+            ({**ok, "runs": [{"fit_s": 1.0}] * 4}, arrays, "run time is malformed"),
+            ({**ok, "runs": [{"fit_s": True, "score_s": 0.1}] * 4}, arrays, "not a finite number"),
+            ({**ok, "at": 2}, arrays, "seed index out of range"),
+            (ok, shuffled, "report carries arrays"),
+            ({**ok, "status": "failed", "runs": ok["runs"] * 2}, {}, "carries 8 run times")):
+        with pytest.raises(ProtocolError, match=message):
+            decode_report(encode_report(header, vectors), expect, runs=4, seeds=2)
+    failed = decode_report(encode_report({"status": "failed", "phase": "fit", "error": "x", "at": 1}), expect,
+                           runs=4, seeds=2)
+    assert failed.at == 1 and failed.runs == ()
