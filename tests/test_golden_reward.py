@@ -29,6 +29,7 @@ from harness.golden import (
     prompt_bootstrap,
     spearman_per_prompt,
 )
+from harness.leaderboard import render_markdown, render_site
 from harness.paths import repo_path
 from harness.runner import Runner, RunOptions
 from harness.suites import get_suite
@@ -225,10 +226,10 @@ def test_a_shipped_head_runs_on_an_imported_set(golden_set, tmp_path):
         assert rec["status"] == "ok", rec.get("error")
         assert rec["suite"] == "golden-reward" and list(rec["suites"]) == ["golden-reward"]
         block = rec["suites"]["golden-reward"]
-        assert block["K"] == K and block["ns"] == [2, 4, 8]
-        assert set(block["sections"]) == {"Gain N=2", "Gain N=4", "Gain N=K", "Oracle fraction N=2",
-                                          "Oracle fraction N=4", "Oracle fraction N=K", "Spearman"}
-        assert block["overall"]["mean"] == block["sections"]["Oracle fraction N=K"]["mean"]
+        assert block["K"] == K and list(block["best_of_n"]) == ["2", "4", "K"]
+        assert list(block["sections"]) == ["Gain N=K", "Oracle fraction N=2", "Oracle fraction N=4", "Spearman"]
+        assert block["overall"]["mean"] == block["best_of_n"]["K"]["oracle_fraction"]["mean"]
+        assert block["sections"]["Gain N=K"] == block["best_of_n"]["K"]["gain"]
         lo, hi = block["overall"]["ci95"]
         assert lo <= block["overall"]["mean"] <= hi
     linear = records["bt_linear"]["suites"]["golden-reward"]
@@ -245,5 +246,14 @@ def test_a_shipped_head_runs_on_an_imported_set(golden_set, tmp_path):
         frac = bon.gain[:, -1].mean() / bon.oracle_gain[:, -1].mean()
         assert linear["overall"]["per_seed"][int(seed)] == pytest.approx(frac, rel=1e-6)
     assert raw["golden-reward:credit"].shape == (N_TEST, 2 * 3 + 1)
-    assert get_suite("golden-reward").columns()[0].source == "overall"
     json.dumps(records)  # records are plain JSON
+
+    # the leaderboard: one table for the set, the suite's declared columns and nothing else
+    text = render_markdown(tmp_path)
+    assert text.startswith("**golden-toy v1** · golden-reward · manifest ")
+    header = next(line for line in text.splitlines() if line.startswith("|") and "Submission" in line)
+    labels = [c.label for c in get_suite("golden-reward").columns()]
+    shown = [cell.strip() for cell in header.strip("|").split("|")]
+    assert shown[3:3 + len(labels)] == [f"{labels[0]} (95% CI)", *labels[1:]]
+    assert shown[3 + len(labels)] == "Seeds"
+    assert "golden-reward" in render_site(tmp_path, tmp_path / "site").read_text()

@@ -7,17 +7,19 @@ best-of-N gain over a random pick and the oracle's, then the prompt's Spearman c
 (column order: :meth:`GoldenRewardSuite.metric_names`).
 
 Best-of-N is the exact expectation over N-subsets drawn uniformly from the prompt's K responses
-(:data:`harness.golden.BON_RULE`), so there is no sampling seed. Record block sections:
+(:data:`harness.golden.BON_RULE`), so there is no sampling seed. Per N (2, 4, ... and K):
 
-* ``Gain N=n``: mean over prompts of (golden reward of the head's pick − mean golden reward of
-  the N), for N = 2, 4, ... and ``Gain N=K`` (all K responses);
-* ``Oracle fraction N=n``: that mean gain divided by the oracle's mean gain (a ratio of means,
-  so prompts whose responses all tie weigh nothing rather than dividing by zero);
-* ``Spearman``: per-prompt Spearman of scores with golden rewards, averaged over prompts.
+* gain: mean over prompts of (golden reward of the head's pick − mean golden reward of the N);
+* oracle fraction: that mean gain divided by the oracle's mean gain (a ratio of means, so
+  prompts whose responses all tie weigh nothing rather than dividing by zero).
 
-Overall: ``Oracle fraction N=K``. CIs: percentile bootstrap over prompts (stratified by subset)
-of the seed-averaged units; ``per_seed``/``std`` over training seeds. Extra keys: ``K``, ``ns``,
-``random_pick`` (the mean golden reward) and ``oracle_gain`` (per N, the same for every head).
+Record block: ``overall`` = oracle fraction at N = K; ``sections`` (the leaderboard's columns)
+``Gain N=K``, ``Oracle fraction N=2``, ``Oracle fraction N=4`` and ``Spearman`` (per-prompt
+Spearman of scores with golden rewards, averaged over prompts); ``subsets``: the overall per
+subset; ``best_of_n``: the whole curve, ``{"2": {"N", "gain", "oracle_fraction",
+"oracle_gain"}, ..., "K": ...}`` (``oracle_gain`` is the same for every head); ``K``. Every
+score has ``per_seed``/``std`` over training seeds and a 95% percentile-bootstrap ``ci95`` over
+prompts (stratified by subset) of the seed-averaged units.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from harness.suites import SplitPart, SuiteBase, SuiteColumn, Units
 
 NAME = "golden-reward"
 BOOT_SEED = 0
+#: The record's sections (those the leaderboard shows); the whole curve is the block's ``best_of_n``.
+SECTIONS = ("Gain N=K", "Oracle fraction N=2", "Oracle fraction N=4", "Spearman")
 OVERALL_LABEL = ("Golden reward: fraction of the oracle's best-of-K gain over a random pick "
                  "(N = K: all responses of a prompt; ratio of prompt means)")
 
@@ -47,7 +51,7 @@ class GoldenRewardSuite(SuiteBase):
     title = "Golden reward (best-of-N, Sun et al. 2025)"
     reads = (NAME,)
     overall_label = OVERALL_LABEL
-    section_names = ("Gain N=K", "Oracle fraction N=2", "Oracle fraction N=4", "Spearman")
+    section_names = SECTIONS
 
     @staticmethod
     def metric_names(ns: Sequence[int]) -> list[str]:
@@ -111,21 +115,26 @@ class GoldenRewardSuite(SuiteBase):
             ci = prompt_bootstrap(averaged.values[pick], stat, n_boot=n_boot, seed=BOOT_SEED, strata=strata)
             return {**seed_summary(values), "ci95": ci}
 
-        sections = {name: s for name, stat in stats.items() if (s := score(stat)) is not None}
-        overall_stat = stats[f"Oracle fraction N={_n_label(k, k)}"]
+        scored = {name: s for name, stat in stats.items() if (s := score(stat)) is not None}
+        overall_name = f"Oracle fraction N={_n_label(k, k)}"
         subsets = {}
         for name in np.unique(averaged.subset):
             rows = np.flatnonzero(averaged.subset == name)
-            if (s := score(overall_stat, rows)) is not None:
+            if (s := score(stats[overall_name], rows)) is not None:
                 subsets[str(name)] = {**s, "n": len(rows)}
+        curve = {}
+        for n in (n for n in ns if n > 1):
+            label = _n_label(n, k)
+            curve[label] = {"N": int(n), "gain": scored.get(f"Gain N={label}"),
+                            "oracle_fraction": scored.get(f"Oracle fraction N={label}"),
+                            "oracle_gain": float(averaged.values[:, col[f"oracle_gain@{label}"]].mean())}
         block: dict[str, Any] = {
-            "label": self.title, "subsets": subsets, "sections": sections, "missing_subsets": [],
-            "K": int(k), "ns": [int(n) for n in ns if n > 1],
-            "oracle_gain": {_n_label(n, k): float(averaged.values[:, col[f"oracle_gain@{_n_label(n, k)}"]].mean())
-                            for n in ns if n > 1},
+            "label": self.title, "subsets": subsets, "missing_subsets": [],
+            "sections": {name: scored[name] for name in SECTIONS if name in scored and name != overall_name},
+            "K": int(k), "best_of_n": curve,
         }
-        if f"Oracle fraction N={_n_label(k, k)}" in sections:
-            block["overall"] = {**sections[f"Oracle fraction N={_n_label(k, k)}"], "label": OVERALL_LABEL}
+        if overall_name in scored:
+            block["overall"] = {**scored[overall_name], "label": OVERALL_LABEL}
         return block
 
     def columns(self) -> tuple[SuiteColumn, ...]:
