@@ -132,6 +132,8 @@ HEAD_COLUMNS: list[Column] = [
     Column("rank", "#", lambda r: r.rank, lambda v: "ref" if v is None else str(v),
            title="Rank by overall score (reference rows are not ranked)", md_label="Rank"),
     Column("name", "Submission", lambda r: r.name, sort="text"),
+    Column("version", "Version", lambda r: r.version or None, lambda v: v or "", sort="text",
+           where=frozenset({"csv"})),
     Column("family", "Family", lambda r: r.family or None, lambda v: v or "—", sort="text"),
 ]
 
@@ -174,8 +176,21 @@ EXTRA_COLUMNS: list[Callable[[Any], list[Column]]] = []
 
 
 def group_columns(group: Any) -> list[Column]:
-    """Every column of a group's table, in order."""
-    cols = [*HEAD_COLUMNS, *suite_columns(group.suite)]
+    """Every column of a group's table, in order: a suite's section column only when some row
+    has that section, and a section the suite does not declare after the suite's own."""
+    present = list(group.section_names)
+    declared = {sc.name for sc in group.suite.columns() if sc.source == "section"}
+    own = []
+    for col, sc in zip(suite_columns(group.suite), group.suite.columns(), strict=True):
+        if sc.source == "section":
+            keep = sc.name in present
+        else:  # the overall always; another (the legacy overall) when some row has it
+            keep = sc.source == "overall" or any(col.get(r) is not None for r in group.rows)
+        if keep:
+            own.append(col)
+    extra = [Column(_column_key(name), name, _score_of("section", name), fmt_pct, "higher", True, aux=True)
+             for name in present if name not in declared]
+    cols = [*HEAD_COLUMNS, *own, *extra]
     for hook in EXTRA_COLUMNS:
         cols += hook(group)
     return [*cols, *TAIL_COLUMNS]
