@@ -110,17 +110,20 @@ class Cost:
     peak_rss_mb: float | None = None
     params: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    keys: tuple[str, ...] = field(default=(), compare=False)  # the keys the record had, in order
 
     @classmethod
     def of(cls, obj: dict[str, Any] | None) -> Cost:
         """A checked ``cost`` object (all None when the record has none)."""
         obj = obj or {}
-        return cls(**{k: obj.get(k) for k in _known(cls)},
-                   extra={k: v for k, v in obj.items() if k not in _known(cls)})
+        known = _known(cls) - {"keys"}
+        return cls(**{k: obj.get(k) for k in known},
+                   extra={k: v for k, v in obj.items() if k not in known}, keys=tuple(obj))
 
     def to_json(self) -> dict[str, Any]:
-        """Back to JSON (every known key, None where unknown)."""
-        return {**{k: getattr(self, k) for k in sorted(_known(type(self)))}, **self.extra}
+        """Back to JSON: the keys the record had (every known key for a new cost)."""
+        keys = self.keys or tuple(sorted(_known(type(self)) - {"keys"}))
+        return {k: self.extra[k] if k in self.extra else getattr(self, k) for k in keys}
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,17 @@ import pytest
 from test_leaderboard import MINI_SHA, OTHER_SHA, make_record
 
 from harness.errors import HarnessError
+from harness.paths import repo_path
+from harness.records import ResultRecord
 from harness.results import (
     SCHEMA_VERSION,
+    SUITE_BLOCK_KEYS,
     UPGRADES,
     ResultError,
     group_by_set,
     load_records,
     read_record,
+    set_folder,
     validate_record,
     write_record,
 )
@@ -31,21 +35,72 @@ V0 = {  # what harness 0.0.x wrote: no "schema", bare numbers, a seed count
 
 
 def test_valid_record_round_trips(tmp_path):
-    rec = make_record("bt_mlp", 0.6, prior_sets=True)
+    rec = validate_record(make_record("bt_mlp", 0.6, prior_sets=True))
     before = copy.deepcopy(rec)
     out = validate_record(rec, "x.json")
     assert out == rec and out is not rec and rec == before  # input untouched
     path = write_record(tmp_path / "bt_mlp.json", rec)
     assert read_record(path) == rec
-    assert json.loads(path.read_text())["schema"] == SCHEMA_VERSION == 1
+    assert json.loads(path.read_text())["schema"] == SCHEMA_VERSION == 2
     assert issubclass(ResultError, HarnessError)
 
 
 def test_unknown_extra_keys_are_kept():
-    rec = make_record("a", 0.6)
-    rec["missing_subsets"] = []
-    rec["cost"]["wall_s"] = 5.0
-    assert validate_record(rec)["missing_subsets"] == []
+    rec = validate_record(make_record("a", 0.6))
+    rec["suites"]["rewardbench-v1"]["calibration"] = {"ece": 0.1}
+    rec["integrity"] = {"order": "secret"}
+    out = validate_record(rec)
+    assert out["suites"]["rewardbench-v1"]["calibration"] == {"ece": 0.1}
+    assert out["integrity"] == {"order": "secret"}
+    typed = ResultRecord.of(rec)
+    assert typed.suites["rewardbench-v1"].extra == {"calibration": {"ece": 0.1}}
+    assert validate_record(typed.to_json()) == out
+
+
+def test_upgrade_committed_schema_1_record():
+    """A record of the published board (schema 1 on disk) reads as schema 2, scores moved under its suite."""
+    path = repo_path("results", "bt_linear.json")
+    old = json.loads(path.read_text())
+    assert old["schema"] == 1 and "overall" in old
+    new = read_record(path)
+    assert new["schema"] == 2 and new["suite"] == "rewardbench-v1"
+    assert not {"subsets", "sections", "overall", "overall_legacy", "missing_subsets"} & set(new)
+    block = new["suites"]["rewardbench-v1"]
+    assert block["label"] == "RewardBench v1"
+    assert block["overall"] == old["overall"] and block["sections"] == old["sections"]
+    assert block["subsets"] == old["subsets"] and block["missing_subsets"] == old["missing_subsets"]
+    assert {k: v for k, v in new.items() if k not in ("schema", "suites")} == {
+        k: v for k, v in old.items() if k not in ("schema", *SUITE_BLOCK_KEYS)}
+    typed = ResultRecord.of(old, str(path))
+    assert typed.headline.overall.mean == old["overall"]["mean"]
+    assert typed.headline.sections["Chat"].ci95 == tuple(old["sections"]["Chat"]["ci95"])
+    assert typed.cost.fit_s == old["cost"]["fit_s"] and typed.set.ref == "mini-1"
+
+
+def test_upgrade_of_a_failed_schema_1_record_has_no_block():
+    old = make_record("oom", 0.0, status="failed", error="out of memory")
+    assert validate_record(old)["suites"] == {}
+
+
+def test_schema_2_ok_record_needs_its_suite_block():
+    rec = validate_record(make_record("a", 0.6))
+    rec["suite"] = "rewardbench-v2"
+    with pytest.raises(ResultError, match="x.json: suites has no block for the record's suite 'rewardbench-v2'"):
+        validate_record(rec, "x.json")
+
+
+def test_per_set_folders_and_flat_records_load_together(tmp_path):
+    write_record(tmp_path / "mini-1" / "a.json", make_record("a", 0.6))
+    write_record(tmp_path / "large-2" / "a.json", make_record("a", 0.7, set_name="large", set_version="2",
+                                                              manifest=OTHER_SHA))
+    write_record(tmp_path / "b.json", make_record("b", 0.5))  # the old flat layout
+    (tmp_path / "mini-1" / "raw").mkdir()
+    (tmp_path / "mini-1" / "raw" / "x.json").write_text("{}")  # never read as a record
+    records, problems = load_records(tmp_path)
+    assert problems == []
+    assert [(r["submission"]["name"], r["set"]["name"]) for r in records] == [
+        ("a", "large"), ("a", "mini"), ("b", "mini")]
+    assert set_folder(tmp_path, "mini", "1") == tmp_path / "mini-1"
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -89,11 +144,12 @@ def test_failed_record_needs_a_reason_but_no_scores():
 def test_upgrade_v0_record():
     assert 0 in UPGRADES
     out = validate_record(copy.deepcopy(V0), "old.json")
-    assert out["schema"] == 1
-    assert out["overall"]["mean"] == 0.57 and out["overall"]["ci95"] is None
-    assert out["overall"]["label"] == "rewardbench-v1 overall"
-    assert out["sections"]["Chat"] == {"mean": 0.71, "std": None, "ci95": None, "per_seed": []}
-    assert out["subsets"]["alpacaeval-easy"]["mean"] == 0.81
+    assert out["schema"] == 2 and 1 in UPGRADES
+    block = out["suites"]["rewardbench-v1"]
+    assert block["overall"]["mean"] == 0.57 and block["overall"]["ci95"] is None
+    assert block["overall"]["label"] == "rewardbench-v1 overall"
+    assert block["sections"]["Chat"] == {"mean": 0.71, "std": None, "ci95": None, "per_seed": []}
+    assert block["subsets"]["alpacaeval-easy"]["mean"] == 0.81
     assert out["seeds"] == [0, 1, 2]
     assert out["set"]["version"] == "1"
     assert (out["isolation"], out["command"], out["error"]) == ("unknown", "", None)
@@ -104,7 +160,7 @@ def test_newer_schema_refused(tmp_path):
     rec["schema"] = 3
     with pytest.raises(ResultError) as err:
         validate_record(rec, "results/x.json")
-    assert str(err.value) == ("results/x.json: schema 3 is newer than this harness reads (1); "
+    assert str(err.value) == ("results/x.json: schema 3 is newer than this harness reads (2); "
                               "upgrade rewardheads")
 
 
@@ -112,7 +168,7 @@ def test_load_records_skips_and_names_bad_files(tmp_path):
     write_record(tmp_path / "good.json", make_record("good", 0.6))
     (tmp_path / "old.json").write_text(json.dumps(V0))  # upgraded on read
     (tmp_path / "truncated.json").write_text('{"schema": 1, "submission": {')
-    (tmp_path / "future.json").write_text(json.dumps({**make_record("f", 0.6), "schema": 2}))
+    (tmp_path / "future.json").write_text(json.dumps({**make_record("f", 0.6), "schema": 3}))
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
     (tmp_path / "invalid.json").write_text(json.dumps({**make_record("i", 0.6), "status": "?"}))
@@ -122,12 +178,13 @@ def test_load_records_skips_and_names_bad_files(tmp_path):
     (tmp_path / "dir.json").mkdir()
 
     records, problems = load_records(tmp_path)
-    assert sorted(r["submission"]["name"] for r in records) == ["bt_old", "good"]
+    # nested/ is read as a per-set folder (one level deep)
+    assert sorted(r["submission"]["name"] for r in records) == ["bt_old", "deep", "good"]
     by_file = {p.split(":")[0].rsplit("/", 1)[-1]: p for p in problems}
     assert sorted(by_file) == ["binary.json", "future.json", "invalid.json", "list.json",
                                "truncated.json"]
     assert "not valid JSON (Expecting" in by_file["truncated.json"]
-    assert "schema 2 is newer" in by_file["future.json"]
+    assert "schema 3 is newer" in by_file["future.json"]
     assert "not UTF-8" in by_file["binary.json"]
     assert all("\n" not in p for p in problems)
 
@@ -142,7 +199,7 @@ def test_duplicate_results_keep_the_newer(tmp_path):
     write_record(tmp_path / "b.json", make_record("dup", 0.7, created="2026-11-02T00:00:00Z"))
     write_record(tmp_path / "c.json", make_record("dup", 0.5, created="2026-10-01T00:00:00Z"))
     records, problems = load_records(tmp_path)
-    assert [r["overall"]["mean"] for r in records] == [0.7]
+    assert [r["suites"]["rewardbench-v1"]["overall"]["mean"] for r in records] == [0.7]
     assert len(problems) == 2
     assert all("duplicate result for dup" in p for p in problems)
     assert problems[0].startswith(str(tmp_path / "a.json"))
@@ -154,7 +211,7 @@ def test_atomic_write_keeps_old_file_on_invalid_record(tmp_path):
     before = path.read_bytes()
     bad = make_record("bt_mlp", 0.7)
     bad["overall"]["mean"] = None
-    with pytest.raises(ResultError, match="bt_mlp.json: overall.mean must be a number"):
+    with pytest.raises(ResultError, match="bt_mlp.json: suites.rewardbench-v1.overall.mean must be a number"):
         write_record(path, bad)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["bt_mlp.json"]  # no temp file left
