@@ -24,6 +24,7 @@ import pytest
 
 from harness.checks import head_dependencies
 from harness.embedset import EmbeddingSet
+from harness.evaluation import raw_path
 from harness.heads import ScoreBatch
 from harness.probe import MAX_FLIP_RATE
 from harness.protocol import array_name
@@ -147,12 +148,12 @@ def test_hostile_heads_beside_an_honest_one(tiny_set, tmp_path, isolation, secre
         records.update({r["submission"]["name"]: r for r in runner.run([HERE / folder], [variant])})
 
     good = records["good_linear"]
-    assert good["status"] == "ok" and good["overall"]["mean"] > 0.9, good
+    assert good["status"] == "ok" and overall(good)["mean"] > 0.9, good
     assert good["integrity"]["probe_flip_rate"][0] <= MAX_FLIP_RATE
-    assert (results / "good_linear.json").is_file() and (results / "raw" / "good_linear.npz").is_file()
+    assert (runner.set_results / "good_linear.json").is_file() and raw_path(runner.set_results, "good_linear").is_file()
     # order: the oracle gets no signal (it fails the repeated-rows check, or scores at chance)
     oracle = records["order_oracle"]
-    assert oracle["status"] == "failed" and "row order" in oracle["error"] or oracle["overall"]["mean"] < 0.65
+    assert oracle["status"] == "failed" and "row order" in oracle["error"] or overall(oracle)["mean"] < 0.65
     # memorising: the perturbation probe catches the table lookup
     mem = records["memorises_test"]
     assert mem["status"] == "failed" and "perturbation probe" in mem["error"], mem.get("error")
@@ -178,6 +179,11 @@ def test_hostile_heads_beside_an_honest_one(tiny_set, tmp_path, isolation, secre
     out = capsys.readouterr()
     assert "Traceback" not in out.out + out.err + "\n".join(lines)
     assert sorted(p.stem for p in results.glob("*.json")) == sorted(records)
+
+
+def overall(record: dict) -> dict:
+    """The headline suite's overall block (one block per suite), or a flat record's."""
+    return record["suites"][record["suite"]]["overall"] if "suites" in record else record["overall"]
 
 
 def _direct(sandbox: Sandbox, tiny_set, tmp_path, name: str, fits: int = 1, **params):

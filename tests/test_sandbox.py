@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.evaluation import raw_path
 from harness.runner import Runner, RunOptions
 from harness.sandbox import Limits, Sandbox
 from tests.systools import require_bwrap
+from tests.test_hostile import overall
 
 HERE = Path(__file__).parent / "submissions"
 LIMITS = Limits(memory_mb=3000, cpu_s=8, wall_s=8)
@@ -52,7 +54,7 @@ def test_hostile_heads_are_contained(tiny_set, tmp_path, isolation):
         error = record["error"]
         assert "\n" not in error and any(w in error for w in words), f"{name}: unexpected reason {error!r}"
     # the earlier good result, the harness and the set are untouched
-    assert {k: v for k, v in _snapshot(results).items() if k.startswith(("good_linear", "raw/good"))} == before_results
+    assert {k: v for k, v in _snapshot(results).items() if "good_linear" in k} == before_results
     assert not any(b"# tampered" in p.read_bytes() for p in package.glob("*.py"))
     assert _snapshot(tiny_set.path) == before_set
     assert not Path("/rewardheads-was-here").exists()
@@ -77,10 +79,10 @@ def test_scores_come_back_in_set_order(tiny_set, tmp_path, isolation):
     runner = Runner(tiny_set, RunOptions(results=tmp_path, isolation=isolation, limits=LIMITS, n_boot=20,
                                          progress=False), log=lambda _: None)
     record = runner.run([HERE / "good_linear"])[0]
-    raw = np.load(tmp_path / "raw" / "good_linear.npz")["scores"][0]
+    raw = np.load(raw_path(runner.set_results, "good_linear"))["scores"][0]
     split = tiny_set.split("rewardbench")
     w = np.asarray(tiny_set.split("train/synthetic").chosen, np.float32) - np.asarray(
         tiny_set.split("train/synthetic").rejected, np.float32)
     expected = np.asarray(split.response, np.float32).astype(np.float64) @ w.mean(0)
     np.testing.assert_allclose(raw, expected, rtol=1e-4)
-    assert record["overall"]["mean"] > 0.9
+    assert overall(record)["mean"] > 0.9
