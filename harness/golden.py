@@ -24,7 +24,8 @@ K = 500). :func:`import_golden` turns one ``{gen}_{embed}_{task}`` *stem* into a
   response of a prompt: it identifies the prompt and carries no reward information). Token
   counts are unknown and stored as 0.
 
-The metrics (:func:`best_of_n`, :func:`spearman_per_prompt`, :func:`prompt_bootstrap`) are pure
+The metrics (:func:`best_of_n`, :func:`spearman_per_prompt`, :func:`prompt_bootstrap`,
+:func:`paired_prompt_bootstrap`) are pure
 functions of ``(P, K)`` score and golden-reward matrices; the suite that puts them in result
 records is :mod:`harness.suites.golden_reward`.
 """
@@ -452,6 +453,41 @@ def by_prompt(values: np.ndarray, item: np.ndarray, k: np.ndarray) -> tuple[np.n
     return out, prompts
 
 
+def _resample_weights(n: int, n_boot: int, seed: int, strata: np.ndarray | None) -> np.ndarray:
+    """``(n_boot, n)`` counts of each prompt in each resample (each stratum keeps its size)."""
+    rng = np.random.default_rng(seed)
+    strata = np.zeros(n, int) if strata is None else np.asarray(strata)
+    weights = np.zeros((n_boot, n))
+    for label in np.unique(strata):
+        members = np.flatnonzero(strata == label)
+        weights[:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), size=n_boot)
+    return weights
+
+
+def paired_prompt_bootstrap(values_a: np.ndarray, values_b: np.ndarray,
+                            statistic: Callable[[np.ndarray], np.ndarray], *, n_boot: int = 1000, seed: int = 0,
+                            strata: np.ndarray | None = None, level: float = 0.95) -> dict[str, Any]:
+    """Head A against head B on the same prompts: both resampled with the same prompt indices.
+
+    ``values_a``/``values_b`` are ``(P, m)`` per-prompt units in the same prompt order. Returns
+    ``{"delta", "ci95", "p_value"}``: ``statistic(A) − statistic(B)`` on all prompts, its percentile
+    CI, and the two-sided p (twice the smaller fraction of replicates on either side of 0, at most 1).
+    """
+    a, b = np.asarray(values_a, np.float64), np.asarray(values_b, np.float64)
+    if a.shape != b.shape or a.ndim != 2:
+        raise GoldenError(f"paired bootstrap needs both heads' units on the same prompts ({a.shape} vs {b.shape})")
+    delta = float(statistic(a.mean(axis=0)) - statistic(b.mean(axis=0)))
+    weights = _resample_weights(len(a), n_boot, seed, strata)
+    diff = np.asarray(statistic(weights @ a / len(a)) - statistic(weights @ b / len(b)), np.float64)
+    diff = diff[np.isfinite(diff)]
+    if not np.isfinite(delta) or len(diff) < n_boot / 2:
+        return {"delta": None, "ci95": None, "p_value": None}
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(diff, [tail, 100 - tail])
+    p = min(1.0, 2 * min(float(np.mean(diff <= 0)), float(np.mean(diff >= 0))))
+    return {"delta": delta, "ci95": [float(lo), float(hi)], "p_value": p}
+
+
 def prompt_bootstrap(values: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray], *, n_boot: int,
                      seed: int = 0, strata: np.ndarray | None = None, level: float = 0.95) -> list[float] | None:
     """Percentile CI of ``statistic(column means)`` over prompts resampled with replacement.
@@ -463,12 +499,7 @@ def prompt_bootstrap(values: np.ndarray, statistic: Callable[[np.ndarray], np.nd
     values = np.asarray(values, np.float64)
     if n_boot <= 0 or len(values) == 0:
         return None
-    rng = np.random.default_rng(seed)
-    strata = np.zeros(len(values), int) if strata is None else np.asarray(strata)
-    weights = np.zeros((n_boot, len(values)))
-    for label in np.unique(strata):
-        members = np.flatnonzero(strata == label)
-        weights[:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), size=n_boot)
+    weights = _resample_weights(len(values), n_boot, seed, strata)
     stats = np.asarray(statistic(weights @ values / len(values)), np.float64)
     stats = stats[np.isfinite(stats)]
     if len(stats) < n_boot / 2:

@@ -13,6 +13,7 @@ from fixtures_data import GOLDEN_STEM, write_golden_arrays
 
 from harness.cli import main
 from harness.embedset import EmbeddingSet
+from harness.evaluation import read_units
 from harness.fileio import sha256_file
 from harness.golden import (
     TEST_SPLIT,
@@ -26,6 +27,7 @@ from harness.golden import (
     find_stem,
     golden_labels,
     import_golden,
+    paired_prompt_bootstrap,
     prompt_bootstrap,
     spearman_per_prompt,
 )
@@ -216,6 +218,17 @@ def test_by_prompt_and_bootstrap():
     assert prompt_bootstrap(per_prompt, lambda m: m[..., 0], n_boot=0) is None
 
 
+def test_paired_bootstrap_resamples_both_heads_alike():
+    a = np.random.default_rng(1).normal(size=(300, 1))
+    first = lambda m: m[..., 0]  # noqa: E731
+    same = paired_prompt_bootstrap(a, a, first, n_boot=300)
+    assert same["delta"] == 0.0 and same["ci95"] == [0.0, 0.0] and same["p_value"] == 1.0
+    shifted = paired_prompt_bootstrap(a + 0.05, a, first, n_boot=300)  # tiny, but on every prompt
+    assert shifted["delta"] == pytest.approx(0.05) and shifted["ci95"][0] > 0 and shifted["p_value"] == 0.0
+    noisy = paired_prompt_bootstrap(a, np.random.default_rng(2).normal(size=(300, 1)), first, n_boot=300)
+    assert noisy["ci95"][0] < noisy["delta"] < noisy["ci95"][1] and noisy["p_value"] > 0.05
+
+
 # -- end to end ---------------------------------------------------------------------------------------
 def test_a_shipped_head_runs_on_an_imported_set(golden_set, tmp_path):
     runner = Runner(golden_set, RunOptions(results=tmp_path, seeds=[0, 1], isolation="process", n_boot=200,
@@ -246,6 +259,17 @@ def test_a_shipped_head_runs_on_an_imported_set(golden_set, tmp_path):
         frac = bon.gain[:, -1].mean() / bon.oracle_gain[:, -1].mean()
         assert linear["overall"]["per_seed"][int(seed)] == pytest.approx(frac, rel=1e-6)
     assert raw["golden-reward:credit"].shape == (N_TEST, 2 * 3 + 1)
+
+    # a paired test from the results folder alone: the delta is the records' difference
+    units = {name: read_units(tmp_path / "golden-toy-1" / "raw" / f"{name}.npz", "golden-reward")
+             for name in records}
+    paired = get_suite("golden-reward").paired(units["bt_linear"], units["random"], n_boot=300)
+    blocks = {name: rec["suites"]["golden-reward"] for name, rec in records.items()}
+    assert paired["delta"] == pytest.approx(
+        blocks["bt_linear"]["overall"]["mean"] - blocks["random"]["overall"]["mean"])
+    assert paired["per_section"]["Spearman"]["delta"] == pytest.approx(
+        blocks["bt_linear"]["sections"]["Spearman"]["mean"] - blocks["random"]["sections"]["Spearman"]["mean"])
+    assert paired["ci95"][0] > 0 and paired["p_value"] < 0.05
     json.dumps(records)  # records are plain JSON
 
     # the leaderboard: one table for the set, the suite's declared columns and nothing else

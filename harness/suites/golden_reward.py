@@ -97,14 +97,8 @@ class GoldenRewardSuite(SuiteBase):
 
         ns = averaged.detail["ns"]
         k = max(ns)
-        names = self.metric_names(ns)
-        col = {name: i for i, name in enumerate(names)}
-        stats = {}
-        for n in (n for n in ns if n > 1):
-            g, o = col[f"gain@{_n_label(n, k)}"], col[f"oracle_gain@{_n_label(n, k)}"]
-            stats[f"Gain N={_n_label(n, k)}"] = lambda m, g=g: m[..., g]
-            stats[f"Oracle fraction N={_n_label(n, k)}"] = lambda m, g=g, o=o: _ratio(m[..., g], m[..., o])
-        stats["Spearman"] = lambda m: m[..., col["spearman"]]
+        col = {name: i for i, name in enumerate(self.metric_names(ns))}
+        stats = self.statistics(ns)
 
         def score(stat, rows: np.ndarray | None = None) -> dict[str, Any] | None:
             pick = slice(None) if rows is None else rows
@@ -136,6 +130,35 @@ class GoldenRewardSuite(SuiteBase):
         if overall_name in scored:
             block["overall"] = {**scored[overall_name], "label": OVERALL_LABEL}
         return block
+
+    def statistics(self, ns: Sequence[int]) -> dict[str, Any]:
+        """Per score name, ``f(column means) -> value`` over units of best-of-N sizes ``ns``
+        (``Gain N=n`` and ``Oracle fraction N=n`` for each N above 1, and ``Spearman``)."""
+        k = max(ns)
+        col = {name: i for i, name in enumerate(self.metric_names(ns))}
+        stats = {}
+        for n in (n for n in ns if n > 1):
+            g, o = col[f"gain@{_n_label(n, k)}"], col[f"oracle_gain@{_n_label(n, k)}"]
+            stats[f"Gain N={_n_label(n, k)}"] = lambda m, g=g: m[..., g]
+            stats[f"Oracle fraction N={_n_label(n, k)}"] = lambda m, g=g, o=o: _ratio(m[..., g], m[..., o])
+        stats["Spearman"] = lambda m: m[..., col["spearman"]]
+        return stats
+
+    def paired(self, a: Units, b: Units, n_boot: int = 1000, seed: int = BOOT_SEED) -> dict[str, Any]:
+        """Head A − head B on the same prompts (seed-averaged units, e.g. from the raw score files):
+        ``{"delta", "ci95", "p_value"}`` of the overall and ``per_section`` for every score."""
+        from harness.golden import paired_prompt_bootstrap
+
+        if not np.array_equal(np.asarray(a.ids).astype(str), np.asarray(b.ids).astype(str)):
+            raise HarnessError(f"suite {self.name}: the two heads were scored on different prompts")
+        sizes = (np.asarray(a.values).shape[1] - 1) // 2  # columns: gains, oracle gains, Spearman
+        # N = 2, 4, ..., then K: any K above the last power of two gives the same column labels
+        stats = self.statistics((1, *(2**i for i in range(1, sizes)), 2 ** (sizes - 1) + 1))
+        per = {name: paired_prompt_bootstrap(a.values, b.values, stat, n_boot=n_boot, seed=seed, strata=a.subset)
+               for name, stat in stats.items()}
+        overall = per["Oracle fraction N=K"]
+        return {**overall, "per_section": per, "n_boot": n_boot, "seed": seed,
+                "method": "paired percentile bootstrap over prompts (stratified by subset), two-sided p"}
 
     def columns(self) -> tuple[SuiteColumn, ...]:
         """Overall (oracle fraction at N = K), the gain at N = K, the fractions at N = 2 and 4, Spearman."""
