@@ -89,6 +89,47 @@ def test_params_at_the_limits_are_accepted(tmp_path):
     assert sub.params["big"] == 2**53 and sub.params["nested"] == [[[1.5]]] and sub.params["opt"]["lr"] == 1e-3
 
 
+# -- variants and read-out params -------------------------------------------------------------
+VARIANTS_REFUSED = {
+    "variant name with upper case": ({}, "[params]\nk = 1\n[variants.Big]\nk = 2\n",
+                                     "TOML: variant name 'Big' must match ^[a-z0-9][a-z0-9_\\-]{0,31}$"),
+    "variant name with @": ({}, '[variants."a@b"]\nk = 2\n', "TOML: variant name 'a@b' must match"),
+    "variant not a table": ({}, "[variants]\nmean = 1\n", "TOML: 'variants.mean' must be a table of params, got int"),
+    "variant value inf": ({}, "[variants.a]\nlr = inf\n", "TOML: 'variants.a.lr' = inf is not finite"),
+    "variant key not an identifier": ({}, '[variants.a]\n"x y" = 1\n',
+                                      "TOML: key 'x y' in 'variants.a' must be an identifier"),
+    "17 variants": ({}, "".join(f"[variants.v{i}]\n" for i in range(17)),
+                    "TOML: '[variants]' has 17 entries, limit 16"),
+    "readout not a list": ({"readout": '"k"'}, "[params]\nk = 1\n[variants.a]\n",
+                           "TOML: 'readout' must be a list, got str"),
+    "readout of a missing param": ({"readout": '["k", "z"]'}, "[params]\nk = 1\n[variants.a]\n",
+                                   "TOML: 'readout' names 'z', which is not in [params]"),
+    "readout repeated": ({"readout": '["k", "k"]'}, "[params]\nk = 1\n[variants.a]\n",
+                         "TOML: 'readout' repeats a param name"),
+    "readout of a number": ({"readout": "[1]"}, "[params]\nk = 1\n[variants.a]\n",
+                            "TOML: 'readout' must be a list of at most 64 param names"),
+    "readout without variants": ({"readout": '["k"]'}, "[params]\nk = 1\n",
+                                 "TOML: 'readout' is only meaningful with [variants.NAME] tables"),
+}
+
+
+@pytest.mark.parametrize("fields, tables, expected", VARIANTS_REFUSED.values(), ids=VARIANTS_REFUSED)
+def test_variants_and_readout_are_strict(tmp_path, fields, tables, expected):
+    assert refusal(make_folder(tmp_path, tables=tables, **fields)).startswith(expected)
+
+
+def test_declared_variants_are_named_rows_of_one_folder(tmp_path):
+    tables = '[params]\nk = 1\nr = "x"\n[variants.a]\nr = "y"\n[variants.b-2]\nk = 2\n'
+    sub = load_submission(make_folder(tmp_path, tables=tables, readout='["r"]'))
+    a, b = sub.expand()
+    assert (a.name, a.params, a.fit_params, a.readout_params) == ("probe@a", {"k": 1, "r": "y"}, {"k": 1}, {"r": "y"})
+    assert (b.name, b.params, b.fit_params) == ("probe@b-2", {"k": 2, "r": "x"}, {"k": 2})
+    assert a.record()["variant"] == "a" and a.record()["variant_of"] == "probe" and "overrides" not in a.record()
+    assert a.variant({"k": 5}).name == "probe@a,k=5" and a.variant({"k": 5}).record()["overrides"] == {"k": 5}
+    (tmp_path / "x").mkdir()
+    assert a.expand() == [a] and load_submission(make_folder(tmp_path / "x")).expand()[0].name == "probe"
+
+
 # -- seeds, version, strings, links --------------------------------------------------------------
 CONTROL = "TOML: 'description' contains the control character"
 SEEDS_RULE = "'seeds' must be a non-empty list of at most 10 distinct integers in [0, 2**31)"
@@ -159,7 +200,8 @@ def test_links_are_a_few_http_urls(tmp_path, line, expected):
 def test_unknown_fields_name_the_nearest_known_one(tmp_path):
     message = refusal(make_folder(tmp_path, entry_point=None, entrypoint='"head.py:Head"', colour="1"))
     assert message == ("TOML: unknown field(s) 'colour', 'entrypoint' (did you mean 'entry_point'?) (allowed: name, "
-                       "version, family, description, authors, license, entry_point, seeds, params, links)")
+                       "version, family, description, authors, license, entry_point, seeds, params, links, readout, "
+                       "variants)")
 
 
 def test_unreadable_toml_is_one_line(tmp_path):
