@@ -96,6 +96,7 @@ class Column:
     aux: bool = False
     sort: str = "num"
     md_label: str = ""  # the Markdown header, when it differs from ``label``
+    html_key: str = ""  # the HTML sort key (in the page's URL), when it differs from ``key``
     where: frozenset[str] = field(default_factory=lambda: frozenset({"html", "md", "csv"}))
 
     def text(self, row: Any) -> str:
@@ -138,9 +139,10 @@ HEAD_COLUMNS: list[Column] = [
 ]
 
 TAIL_COLUMNS: list[Column] = [
-    Column("n_seeds", "Seeds", lambda r: len(r.record.seeds), title="Training seeds averaged"),
+    Column("n_seeds", "Seeds", lambda r: len(r.record.seeds), title="Training seeds averaged",
+           html_key="seeds"),
     Column("fit_s", "Fit (s)", lambda r: r.record.cost.fit_s, fmt_seconds, "lower", True,
-           title="Training time (seconds)"),
+           title="Training time (seconds)", html_key="fit"),
     Column("params", "Params", lambda r: r.record.cost.params, fmt_count, "lower", True,
            title="Trainable parameters"),
     Column("date", "Date", lambda r: r.created.strftime("%Y-%m-%d"), where=frozenset({"html"}),
@@ -158,7 +160,8 @@ def suite_columns(suite: Any) -> list[Column]:
                            fmt_pct if sc.fmt == "pct" else _fmt_num,
                            "higher" if sc.higher_is_better else "lower", True,
                            _ci_of(sc.source, sc.name) if sc.ci or sc.source != "section" else None,
-                           aux=sc.aux, md_label=f"{sc.label} (95% CI)" if sc.ci else ""))
+                           aux=sc.aux, md_label=f"{sc.label} (95% CI)" if sc.ci else "",
+                           html_key="legacy" if sc.source == "overall_legacy" else ""))
     return cols
 
 

@@ -100,7 +100,7 @@ def test_sort_filter_url_state(driver, site):
     expected_rank = [name for name, *_ in sorted(DEMO, key=lambda d: -d[1])]
     assert [n for n, _ in driver.execute_script(ROWS_JS, table, "overall")] == expected_rank
 
-    chat = {r["submission"]["name"]: r["sections"]["Chat"]["mean"] for r in site["records"]
+    chat = {r["submission"]["name"]: r["suites"]["rewardbench-v1"]["sections"]["Chat"]["mean"] for r in site["records"]
             if r["status"] == "ok" and r["set"]["name"] == "mini"}
     header = table.find_element(By.CSS_SELECTOR, 'th[data-key="chat"]')
     header.click()  # first click on a score: best first
@@ -133,6 +133,32 @@ def test_sort_filter_url_state(driver, site):
     assert [n for n, _ in driver.execute_script(ROWS_JS, table, "chat")] == visible
     header = table.find_element(By.CSS_SELECTOR, 'th[data-key="chat"]')
     assert header.get_attribute("aria-sort") == "ascending"
+    assert severe(driver) == []
+
+
+def test_set_selector_shows_one_set_and_keeps_it_in_the_url(driver, site):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    driver.get(site["index"].as_uri())
+    groups = driver.find_elements(By.CSS_SELECTOR, "section.group")
+    assert len(groups) == 2 and all(g.is_displayed() for g in groups)
+    select = Select(driver.find_element(By.ID, "set-select"))
+    assert [o.text for o in select.options] == ["All sets (2)", "large v2 · HuggingFaceTB/SmolLM2-135M-Instruct "
+                                                "(layer -1, mean pool)", "mini v1 · HuggingFaceTB/SmolLM2-135M-Instruct "
+                                                "(layer -1, mean pool)"]
+    select.select_by_index(1)
+    shown = [g.get_attribute("data-set") for g in groups if g.is_displayed()]
+    assert shown == [select.options[1].get_attribute("value")] and shown[0].startswith("large-2-")
+    assert f"set={shown[0]}" in driver.current_url
+    shared = driver.current_url
+    driver.get("about:blank")
+    driver.get(shared)
+    groups = driver.find_elements(By.CSS_SELECTOR, "section.group")
+    assert [g.get_attribute("data-set") for g in groups if g.is_displayed()] == shown
+    Select(driver.find_element(By.ID, "set-select")).select_by_index(0)
+    assert all(g.is_displayed() for g in driver.find_elements(By.CSS_SELECTOR, "section.group"))
+    assert "set=" not in driver.current_url
     assert severe(driver) == []
 
 

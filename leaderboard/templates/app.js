@@ -1,4 +1,4 @@
-/* RewardHeads leaderboard: column sorting, filtering, URL state, copy buttons.
+/* RewardHeads leaderboard: column sorting, filtering, the set selector, URL state, copy buttons.
    Plain ES2015, no dependencies; works from file:// and any static host. */
 (function () {
   "use strict";
@@ -6,7 +6,9 @@
   var tables = Array.prototype.slice.call(document.querySelectorAll("table.board"));
   var filter = document.getElementById("filter");
   var counter = document.getElementById("filter-count");
-  var state = { sort: "", dir: "", q: "" };
+  var setSelect = document.getElementById("set-select");
+  var groups = Array.prototype.slice.call(document.querySelectorAll("section.group[data-set]"));
+  var state = { sort: "", dir: "", q: "", set: "" };
 
   function readHash() {
     var params = new URLSearchParams(location.hash.replace(/^#/, ""));
@@ -15,7 +17,8 @@
     return {
       sort: sort,
       dir: sort ? (dir === "asc" || dir === "desc" ? dir : "desc") : "",
-      q: params.get("q") || ""
+      q: params.get("q") || "",
+      set: params.get("set") || ""
     };
   }
 
@@ -23,6 +26,7 @@
     var params = new URLSearchParams();
     if (s.sort) { params.set("sort", s.sort); params.set("dir", s.dir); }
     if (s.q) { params.set("q", s.q); }
+    if (s.set) { params.set("set", s.set); }
     var text = params.toString();
     return text ? "#" + text : "";
   }
@@ -100,7 +104,18 @@
     }
   }
 
+  function applySet() {
+    if (!setSelect) { return; }
+    var known = Array.prototype.some.call(setSelect.options, function (o) { return o.value === state.set; });
+    if (!known) { state.set = ""; }
+    setSelect.value = state.set;
+    groups.forEach(function (group) {
+      group.hidden = Boolean(state.set) && group.getAttribute("data-set") !== state.set;
+    });
+  }
+
   function apply() {
+    applySet();
     tables.forEach(function (table) { sortTable(table, state.sort, state.dir); });
     applyFilter(state.q);
     if (filter && filter.value !== state.q) { filter.value = state.q; }
@@ -124,6 +139,14 @@
       th.addEventListener("click", onHeaderClick);
     });
   });
+
+  if (setSelect) {
+    setSelect.addEventListener("change", function () {
+      state.set = setSelect.value;
+      applySet();
+      writeHash();
+    });
+  }
 
   if (filter) {
     filter.addEventListener("input", function () {
