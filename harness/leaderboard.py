@@ -204,7 +204,7 @@ class Group:
                 continue
             value = col.get(row)
             ci = col.ci(row) if col.ci else None
-            out.append({"col": col, "value": value, "text": col.fmt(value), "ci": ci,
+            out.append({"col": col, "value": value, "text": col.text(row), "ci": ci,
                         "best": col.is_best(row, self.best)})
         return out
 
@@ -303,8 +303,14 @@ def _groups_of(records: list[ResultRecord]) -> dict[GroupKey, tuple[list, list]]
     return dict(sorted(out.items(), key=lambda kv: (kv[0][:3], order.get(kv[0][3], len(order)), kv[0][3])))
 
 
-def build_groups(records: Iterable[dict | ResultRecord]) -> list[Group]:
-    """One table per (set, version, manifest, suite): ranked rows, DNF records, columns, best values."""
+def build_groups(records: Iterable[dict | ResultRecord], results_dir: str | Path | None = None,
+                 warn: Callable[[str], None] | None = None) -> list[Group]:
+    """One table per (set, version, manifest, suite): ranked rows, DNF records, columns, best values.
+
+    With ``results_dir`` (where the records' raw scores are) and the set on this machine, the
+    paired columns of :func:`_paired_columns` are computed too; a problem there is one ``warn``
+    line and the columns are left out.
+    """
     typed = [r if isinstance(r, ResultRecord) else ResultRecord.of(r) for r in records]
     groups = []
     for key, (ok, dnf) in _groups_of(typed).items():
@@ -313,11 +319,94 @@ def build_groups(records: Iterable[dict | ResultRecord]) -> list[Group]:
         every = ok + dnf
         newest = max(every, key=_created)
         g = Group(key, newest.set, suite, rows, dnf, sorted({r.harness for r in every}))
+        if results_dir is not None and rows:
+            _paired_extras(g, Path(results_dir), warn or (lambda _: None))
         g.columns = group_columns(g)
         g.best = best_values(g.columns, g.rows)
         groups.append(g)
     _unique_slugs(groups)
     return groups
+
+
+# -- the paired columns (hooks of harness.tables.EXTRA_COLUMNS) ----------------------------------
+def _local_set(g: Group):
+    """The group's embedding set when it is on this machine with the same manifest, else None."""
+    from harness.embedset import EmbeddingSet, resolve_set
+
+    try:
+        emb = EmbeddingSet.open(resolve_set(f"{g.set.name}@{g.set.version}"))
+    except HarnessError:
+        return None
+    return emb if emb.manifest_sha256 == g.set.manifest_sha256 else None
+
+
+def _paired_extras(g: Group, results_dir: Path, warn: Callable[[str], None]) -> None:
+    """Fill ``g.extras`` with Δ vs the leader (:func:`harness.significance.versus_leader`) and,
+    on RewardBench v1, the length gap (:func:`harness.lengthbias.length_bias`), both from the
+    raw scores in ``results_dir``; skipped (columns left out) when the set is not here."""
+    if not isinstance(g.suite, Suite) or not g.ranked:
+        return
+    emb = _local_set(g)
+    if emb is None:
+        return
+    heads = [r.record.to_json() for r in g.rows]
+    try:
+        from harness.significance import versus_leader
+
+        g.extras["versus_leader"] = versus_leader(heads, results_dir, emb, g.suite.name)
+        if g.suite.name == "rewardbench-v1":
+            from harness.lengthbias import length_bias
+
+            g.extras["length_bias"] = length_bias(heads, results_dir, emb)
+    except ImportError:  # a harness without these modules: no paired columns
+        return
+    except HarnessError as err:
+        warn(f"{g.set.name} v{g.set.version} {g.suite.name}: no paired columns ({err})")
+
+
+def _fmt_points(delta: float | None) -> str:
+    return "—" if delta is None else f"{100 * delta:+.1f}".replace("-", "−")
+
+
+def _paired_columns(g: Group) -> list[Column]:
+    """"Δ vs #1" (paired bootstrap against the leader, its 95% CI, ``n.s.`` when the CI holds 0)
+    and "Length gap" (accuracy where chosen is longer minus where it is shorter), when computed."""
+    cols = []
+    deltas = g.extras.get("versus_leader")
+    if deltas:
+        def delta(r):
+            d = deltas.get(r.name)
+            return None if d is None or r.leader else d.delta
+
+        def delta_text(r):
+            d = deltas.get(r.name)
+            if d is None or r.leader:
+                return "—"
+            return _fmt_points(d.delta) + ("" if d.significant else " n.s.")
+
+        cols.append(Column("delta_vs_leader", "Δ vs #1", delta, _fmt_points, None, False,
+                           ci=lambda r: (list(deltas[r.name].ci95) if r.name in deltas and not r.leader
+                                         else None),
+                           title="Paired bootstrap difference with #1 on the same items (points), 95% CI; "
+                                 "n.s.: not significantly different (the CI holds 0)"))
+        cols[-1] = _with_text(cols[-1], delta_text)
+    biases = g.extras.get("length_bias")
+    if biases:
+        cols.append(Column("length_gap", "Length gap", lambda r: getattr(biases.get(r.name), "gap", None),
+                           _fmt_points, None, False,
+                           title="Accuracy on pairs where the chosen response is longer minus where it is "
+                                 "shorter (points): 0 is blind to length"))
+    return cols
+
+
+def _with_text(col: Column, text: Callable[[BoardRow], str]) -> Column:
+    """``col`` whose cell text is ``text(row)`` (the value, sort order and CSV stay the getter's)."""
+    import dataclasses
+
+    return dataclasses.replace(col, render=text)
+
+
+EXTRA_COLUMNS.append(_paired_columns)
 
 
 def _load(results_dir: str | Path, warn: Callable[[str], None] | None, published: bool = False):
@@ -327,7 +416,7 @@ def _load(results_dir: str | Path, warn: Callable[[str], None] | None, published
         warn(line)
     if published:
         refuse_unsandboxed(records)
-    return build_groups(records), problems
+    return build_groups(records, results_dir, warn), problems
 
 
 def refuse_unsandboxed(records: Iterable[dict | ResultRecord]) -> None:

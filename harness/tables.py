@@ -97,12 +97,14 @@ class Column:
     sort: str = "num"
     md_label: str = ""  # the Markdown header, when it differs from ``label``
     html_key: str = ""  # the HTML sort key (in the page's URL), when it differs from ``key``
+    render: Callable[[Any], str] | None = None  # the cell text from the row, when not fmt(get(row))
     where: frozenset[str] = field(default_factory=lambda: frozenset({"html", "md", "csv"}))
 
     def text(self, row: Any) -> str:
         """The formatted cell (``—`` for a missing number)."""
-        value = self.get(row)
-        return self.fmt(value)
+        if self.render is not None:
+            return self.render(row)
+        return self.fmt(self.get(row))
 
     def is_best(self, row: Any, best: dict[str, Any]) -> bool:
         """True when ``row`` holds this column's best value (never for a reference row)."""

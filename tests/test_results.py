@@ -178,8 +178,8 @@ def test_load_records_skips_and_names_bad_files(tmp_path):
     (tmp_path / "dir.json").mkdir()
 
     records, problems = load_records(tmp_path)
-    # nested/ is read as a per-set folder (one level deep)
-    assert sorted(r["submission"]["name"] for r in records) == ["bt_old", "deep", "good"]
+    # nested/ is not the record's set folder (mini-1/), so it is left alone
+    assert sorted(r["submission"]["name"] for r in records) == ["bt_old", "good"]
     by_file = {p.split(":")[0].rsplit("/", 1)[-1]: p for p in problems}
     assert sorted(by_file) == ["binary.json", "future.json", "invalid.json", "list.json",
                                "truncated.json"]
