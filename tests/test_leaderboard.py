@@ -17,11 +17,12 @@ from harness.leaderboard import (
     README_END,
     README_START,
     LeaderboardError,
+    build_groups,
     render_markdown,
     render_site,
     update_readme,
 )
-from harness.results import write_record
+from harness.results import load_records, write_record
 from harness.suites import PRIOR_SETS_SUBSETS, RB1_EXAMPLE_COUNTS, RB1_SUBSET_MAPPING, get_suite
 
 MINI_SHA = "3f1c9a7d5e2b8c4f6a0d1e3b5c7f9a2d4e6b8c0f1a3c5e7d9b2f4a6c8e0d1b3f"
@@ -390,3 +391,89 @@ def test_cli_leaderboard(site, tmp_path, capsys):
     assert "bt_mlp_wide" in readme.read_text()
     assert main(["leaderboard", "--results", str(tmp_path / "nope")]) == 2
     assert "results folder not found" in capsys.readouterr().err
+
+
+# -- suites, reference rows, the column spec ---------------------------------------------------
+def _with_v2(rec: dict, overall: float) -> dict:
+    """``rec`` (schema 1 from make_record) as schema 2 with a RewardBench 2 block as well."""
+    from harness.results import validate_record
+    from harness.suites import RB2_SUBSETS
+
+    out = validate_record(rec)
+    score = {"mean": overall, "std": 0.0, "per_seed": [overall] * 3, "ci95": [overall - 0.02, overall + 0.02]}
+    out["suites"]["rewardbench-v2"] = {
+        "label": "RewardBench 2", "subsets": {s: {**score, "n": 10} for s in RB2_SUBSETS},
+        "sections": {s: dict(score) for s in RB2_SUBSETS},
+        "overall": {**score, "label": "RewardBench 2 overall"}, "missing_subsets": []}
+    return out
+
+
+def test_reference_rows_are_shown_unranked_and_never_best(tmp_path):
+    results = tmp_path / "results"
+    write_record(results / "a.json", make_record("a", 0.60, fit_s=5.0, params=1000))
+    write_record(results / "b.json", make_record("b", 0.55, fit_s=4.0, params=900))
+    write_record(results / "length.json", make_record("length", 0.58, family="reference", fit_s=0.001,
+                                                       params=0))
+    (g,) = build_groups(load_records(results)[0])
+    assert [(r.name, r.rank) for r in g.rows] == [("a", 1), ("length", None), ("b", 2)]
+    assert g.best["fit_s"] == 4.0 and g.best["params"] == 900  # not the reference's 0.001 s / 0
+    md = render_markdown(results)
+    assert re.search(r"\| +ref \| length 1\.0\.0 ", md) and re.search(r"\| +2 \| b 1\.0\.0 ", md)
+    assert "**<0.01**" not in md and "**0**" not in md
+    html = render_site(results, tmp_path / "site").read_text()
+    assert re.search(r'<tr [^>]*data-name="length" class="reference">', html)
+
+
+def test_one_table_per_suite_and_one_page_with_every_suite(tmp_path):
+    results = tmp_path / "results"
+    write_record(results / "mini-1" / "a.json", _with_v2(make_record("a", 0.6), 0.40))
+    write_record(results / "mini-1" / "b.json", _with_v2(make_record("b", 0.5), 0.45))
+    groups = build_groups(load_records(results)[0])
+    assert [(g.suite.name, [r.name for r in g.rows]) for g in groups] == [
+        ("rewardbench-v1", ["a", "b"]), ("rewardbench-v2", ["b", "a"])]
+    v2 = groups[1]
+    assert [c.key for c in v2.columns] == ["rank", "name", "version", "family", "overall", "factuality",
+                                           "precise_if", "math", "safety", "focus", "ties", "n_seeds",
+                                           "fit_s", "params", "date"]
+    index = render_site(results, tmp_path / "site")
+    html = index.read_text()
+    assert html.count('class="board"') == 2 and 'id="set-select"' not in html  # one set: no selector
+    page = (index.parent / "submissions" / "a.html").read_text()
+    assert "RewardBench v1 · section scores" in page and "RewardBench 2 · section scores" in page
+    assert 'id="subsets-rewardbench-v2"' in page
+    with open(index.parent / "leaderboard.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["suite"], r["name"], r["rank"]) for r in rows] == [
+        ("rewardbench-v1", "a", "1"), ("rewardbench-v1", "b", "2"),
+        ("rewardbench-v2", "b", "1"), ("rewardbench-v2", "a", "2")]
+    assert rows[2]["ties"] == "0.45" and rows[0]["ties"] == ""
+
+
+def test_a_column_is_one_entry_in_the_spec(tmp_path, monkeypatch):
+    from harness import tables
+
+    results = write_demo_results(tmp_path / "results", failed=False, other_set=False)
+    col = tables.Column("peak_rss_mb", "Peak memory", lambda r: r.record.cost.peak_rss_mb, tables.fmt_mb,
+                        "lower", True)
+    monkeypatch.setattr(tables, "TAIL_COLUMNS", [*tables.TAIL_COLUMNS, col])
+    md = render_markdown(results)
+    assert "Peak memory" in md.splitlines()[2] and "**310 MB**" in md
+    html = render_site(results, tmp_path / "site").read_text()
+    assert 'data-key="peak-rss-mb"' in html
+    header = (tmp_path / "site" / "leaderboard.csv").read_text().splitlines()[0].split(",")
+    assert "peak_rss_mb" in header
+
+
+def test_extra_column_hook(tmp_path, monkeypatch):
+    from harness import tables
+
+    results = write_demo_results(tmp_path / "results", failed=False, other_set=False)
+
+    def hook(group):
+        return [tables.Column("name_length", "Name length", lambda r: len(r.name), str, "lower", True)]
+
+    monkeypatch.setattr(tables, "EXTRA_COLUMNS", [*tables.EXTRA_COLUMNS, hook])
+    (g,) = build_groups(load_records(results)[0])
+    keys = [c.key for c in g.columns]
+    assert keys.index("name_length") == keys.index("n_seeds") - 1  # after the suite's columns
+    assert g.best["name_length"] == min(len(n) for n, *_ in DEMO)
