@@ -181,9 +181,13 @@ def test_hostile_heads_beside_an_honest_one(tiny_set, tmp_path, isolation, secre
     assert sorted(p.stem for p in results.glob("*.json")) == sorted(records)
 
 
+def headline(record: dict) -> dict:
+    """The headline suite's block of a record (one block per suite), or a flat record itself."""
+    return record["suites"][record["suite"]] if "suites" in record else record
+
+
 def overall(record: dict) -> dict:
-    """The headline suite's overall block (one block per suite), or a flat record's."""
-    return record["suites"][record["suite"]]["overall"] if "suites" in record else record["overall"]
+    return headline(record)["overall"]
 
 
 def _direct(sandbox: Sandbox, tiny_set, tmp_path, name: str, fits: int = 1, **params):

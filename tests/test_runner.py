@@ -10,10 +10,12 @@ import pytest
 
 from harness.cli import main
 from harness.paths import repo_path
+from tests.test_hostile import headline, overall
 from tests.tinyset import make_tiny_set
 
 TESTS = Path(__file__).parent / "submissions"
 FLOORS = [repo_path("submissions", "random"), repo_path("submissions", "length")]
+SET = "tiny-1"  # the tiny set's folder in a results folder
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +32,19 @@ def test_run_floors_and_a_linear_head(tiny, tmp_path, capsys):
                    "--results", str(tmp_path), "--seeds", "2")
     out = capsys.readouterr().out
     assert code == 0, out
-    records = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
+    records = {p.stem: json.loads(p.read_text()) for p in (tmp_path / SET).glob("*.json")}
     assert set(records) == {"random", "length", "good_linear"}
     for record in records.values():
         assert record["status"] == "ok" and record["seeds"] == [0, 1]
-        assert set(record["sections"]) == {"Chat", "Chat Hard", "Safety", "Reasoning"}
-        lo, hi = record["overall"]["ci95"]
-        assert lo <= record["overall"]["mean"] <= hi
+        assert set(headline(record)["sections"]) == {"Chat", "Chat Hard", "Safety", "Reasoning"}
+        lo, hi = overall(record)["ci95"]
+        assert lo <= overall(record)["mean"] <= hi
         assert record["set"]["manifest_sha256"] and record["submission"]["sha256"]
     # the tiny set is built so that chosen responses are longer and lie along the learned direction
-    assert records["good_linear"]["overall"]["mean"] > 0.95
-    assert records["length"]["overall"]["mean"] > 0.7
-    assert 0.3 < records["random"]["overall"]["mean"] < 0.7
-    assert records["random"]["overall"]["per_seed"][0] != records["random"]["overall"]["per_seed"][1]
+    assert overall(records["good_linear"])["mean"] > 0.95
+    assert overall(records["length"])["mean"] > 0.7
+    assert 0.3 < overall(records["random"])["mean"] < 0.7
+    assert overall(records["random"])["per_seed"][0] != overall(records["random"])["per_seed"][1]
     assert "good_linear" in out and "Chat Hard" in out  # the summary table
 
 
@@ -51,7 +53,8 @@ def test_same_seed_gives_bit_identical_scores(tiny, tmp_path):
     for attempt in ("a", "b"):
         assert run_cli(str(FLOORS[0]), str(TESTS / "good_linear"), "--set", str(tiny),
                        "--results", str(tmp_path / attempt), "--seeds", "1") == 0
-        raw.append({n: np.load(tmp_path / attempt / "raw" / f"{n}.npz")["scores"] for n in ("random", "good_linear")})
+        raw.append({n: np.load(tmp_path / attempt / SET / "raw" / f"{n}.npz")["scores"]
+                    for n in ("random", "good_linear")})
     for name in raw[0]:
         assert np.array_equal(raw[0][name], raw[1][name]), name
 
@@ -59,25 +62,25 @@ def test_same_seed_gives_bit_identical_scores(tiny, tmp_path):
 def test_rerun_skips_unchanged_unless_forced(tiny, tmp_path, capsys):
     args = [str(TESTS / "good_linear"), "--set", str(tiny), "--results", str(tmp_path), "--seeds", "1"]
     assert run_cli(*args) == 0
-    first = (tmp_path / "good_linear.json").read_text()
+    first = (tmp_path / SET / "good_linear.json").read_text()
     capsys.readouterr()
     assert run_cli(*args) == 0
     assert "up to date" in capsys.readouterr().out
-    assert (tmp_path / "good_linear.json").read_text() == first
+    assert (tmp_path / SET / "good_linear.json").read_text() == first
     stale = json.loads(first)
     stale["created"] = "2000-01-01T00:00:00+00:00"  # a marker only a rerun replaces
-    (tmp_path / "good_linear.json").write_text(json.dumps(stale))
+    (tmp_path / SET / "good_linear.json").write_text(json.dumps(stale))
     assert run_cli(*args) == 0
-    assert json.loads((tmp_path / "good_linear.json").read_text())["created"].startswith("2000-")
+    assert json.loads((tmp_path / SET / "good_linear.json").read_text())["created"].startswith("2000-")
     assert run_cli(*args, "--force") == 0
-    assert not json.loads((tmp_path / "good_linear.json").read_text())["created"].startswith("2000-")
+    assert not json.loads((tmp_path / SET / "good_linear.json").read_text())["created"].startswith("2000-")
 
 
 def test_a_failing_head_does_not_stop_the_others(tiny, tmp_path, capsys):
     code = run_cli(str(TESTS / "raises_in_fit"), str(TESTS / "bad_metadata"), str(TESTS / "good_linear"),
                    "--set", str(tiny), "--results", str(tmp_path), "--seeds", "1")
     assert code == 1
-    records = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
+    records = {p.stem: json.loads(p.read_text()) for p in (tmp_path / SET).glob("*.json")}
     assert records["good_linear"]["status"] == "ok"
     assert records["raises_in_fit"]["status"] == "failed"
     assert "fit raised ValueError" in records["raises_in_fit"]["error"]
@@ -138,7 +141,8 @@ def test_one_process_per_head_equals_one_process_per_seed(tiny, tmp_path, monkey
     assert not np.array_equal(together["random"][1][0], together["random"][1][1])  # a fresh head per seed
     assert not np.array_equal(together["readout_linear@plain"][1], together["readout_linear@cubed"][1])
     records = {n: together[n][0] for n in names}
-    fit = {n: records[n]["cost"]["fit_s"] for n in names}
-    assert fit["readout_linear@plain"] == fit["readout_linear@cubed"] != fit["readout_linear@shrunk"]  # one shared fit
+    # the head counts its process's fits: 3 seeds x 2 fits (plain and cubed share one), and one process for all
+    assert {records[n]["cost"]["params"] for n in names[1:]} == {6}
+    assert {alone[n][0]["cost"]["params"] for n in names[1:]} == {2}
     assert records["readout_linear@cubed"]["submission"]["variant"] == "cubed"
     assert records["readout_linear@cubed"]["submission"]["params"] == {"shrink": 0.0, "power": 3.0}
