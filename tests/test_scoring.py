@@ -349,3 +349,44 @@ def test_inconsistent_input_raises_scoring_error():
     _raises("only one chosen", *one_good[:4], "rewardbench-v2", ids=one_good[4])
     with pytest.raises(ScoringError, match="item_subset"):
         scoring.subset_scores(np.array([1.0, 0.0]))
+
+
+# -- in-distribution: weights are the set's item counts ----------------------------------------
+def test_in_distribution_weights_subsets_by_their_items_in_the_set():
+    from harness.scoring import score_credit
+    from harness.suites import IN_DISTRIBUTION
+
+    subsets = ["hh-helpful-base"] * 3 + ["hh-helpful-online"] * 1 + ["ultrafeedback"] * 2
+    credit = [1.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+    out = score_credit(credit, subsets, IN_DISTRIBUTION)
+    assert out["subsets"] == {"hh-helpful-base": 2 / 3, "hh-helpful-online": 0.0, "ultrafeedback": 0.5}
+    assert out["sections"]["HH helpful"] == pytest.approx((3 * 2 / 3 + 1 * 0.0) / 4)
+    assert "HH harmless" not in out["sections"]  # the set carries none: not missing
+    assert out["overall"] == pytest.approx((0.5 + 0.5) / 2)  # mean of the sections present
+    assert out["missing_subsets"] == [] and out["complete"]
+
+
+def test_in_distribution_bootstrap_uses_the_same_weights():
+    from harness.scoring import bootstrap_credit
+    from harness.suites import IN_DISTRIBUTION
+
+    subsets = ["hh-harmless-base"] * 4 + ["ultrafeedback-eval"] * 6
+    credit = [1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    boot = bootstrap_credit(credit, subsets, IN_DISTRIBUTION, n_boot=200)
+    assert boot["overall"]["point"] == pytest.approx((0.75 + 2 / 6) / 2)
+    lo, hi = boot["overall"]["ci95"]
+    assert lo < boot["overall"]["point"] < hi
+
+
+def test_summarise_credit_is_the_record_block():
+    from harness.scoring import item_credit, mean_credit, summarise_credit
+
+    items = np.repeat(np.arange(8), 2)
+    chosen = np.tile([True, False], 8)
+    subset = np.repeat(["alpacaeval-easy", "mt-bench-hard", "donotanswer", "hep-go"] * 2, 2)
+    seeds = [item_credit(np.where(chosen, 1.0, 0.0) * s, items, chosen, subset, "rewardbench-v1")
+             for s in (1.0, -1.0)]
+    block = summarise_credit(seeds, mean_credit(seeds), "rewardbench-v1", n_boot=50)
+    assert block["label"] == "RewardBench v1"
+    assert block["overall"]["per_seed"] == [1.0, 0.0] and block["overall"]["mean"] == 0.5
+    assert block["subsets"]["hep-go"]["n"] == 2 and "overall_legacy" not in block
