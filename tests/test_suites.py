@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from harness.errors import HarnessError
@@ -16,6 +17,9 @@ from harness.suites import (
     SUITES,
     TIES_WEIGHTS,
     Suite,
+    SuiteBase,
+    SuiteColumn,
+    Units,
     get_suite,
     upstream_v1,
 )
@@ -102,3 +106,83 @@ def test_suite_validation():
         Suite("s", "pairwise", {"A": ("a",)}, {"a": 1}, "d", "t", ("B",), "label")
     with pytest.raises(HarnessError, match="kind"):
         Suite("s", "ranked", {"A": ("a",)}, {"a": 1}, "d", "t", ("A",), "label")
+
+
+# -- the plug-in interface -----------------------------------------------------------------------
+def test_suites_for_reads_and_includes():
+    from harness.suites import suites_for
+
+    names = lambda kinds: [s.name for s in suites_for(kinds)]  # noqa: E731
+    assert names(["rewardbench-v1", "prior-sets"]) == ["rewardbench-v1"]  # prior sets: included
+    assert names(["prior-sets"]) == ["prior-sets"]  # alone, scored on their own
+    assert names(["rewardbench-v2"]) == ["rewardbench-v2"]
+    assert names(["rewardbench-v1", "rewardbench-v2", "in-distribution"]) == [
+        "rewardbench-v1", "rewardbench-v2", "in-distribution"]
+    assert names(["something-else"]) == []
+    assert REWARDBENCH_V1.includes == ("prior-sets",) and REWARDBENCH_V2.reads == ("rewardbench-v2",)
+
+
+class PromptMetrics(SuiteBase):
+    """A toy suite whose units are prompts and whose "sections" are metrics (like golden reward)."""
+
+    name, title, reads = "toy-metrics", "Toy metrics", ("toy",)
+    overall_label = "fraction of the best possible top-1 hit rate"
+    section_names = ("Top-1 hit", "Mean margin")
+
+    def credit(self, parts):
+        ids, values = [], []
+        for part in parts:
+            meta, labels = part.split.meta, part.split.labels()
+            for item in np.unique(meta["item"]):
+                rows = np.flatnonzero(meta["item"].to_numpy() == item)
+                s = part.scores[rows]
+                hit = float(labels[rows][np.argmax(s)])
+                ids.append(f"{part.split.name}:{item}")
+                values.append([hit, float(s[labels[rows]].mean() - s[~labels[rows]].mean())])
+        ids = np.array(ids)
+        return Units(ids, np.full(len(ids), "all"), np.array(values))
+
+    def summarise(self, per_seed, averaged, n_boot):
+        from harness.scoring import seed_summary
+
+        hit = seed_summary([u.values[:, 0].mean() for u in per_seed])
+        margin = seed_summary([u.values[:, 1].mean() for u in per_seed])
+        return {"label": self.title, "subsets": {}, "missing_subsets": [],
+                "sections": {"Top-1 hit": hit, "Mean margin": margin},
+                "overall": {**hit, "label": self.overall_label}}
+
+    def columns(self):
+        return (SuiteColumn("overall", "Overall", "overall", ci=True),
+                SuiteColumn("s:hit", "Top-1 hit", "section", "Top-1 hit"),
+                SuiteColumn("s:margin", "Mean margin", "section", "Mean margin", fmt="num"))
+
+
+def test_a_prompt_metric_suite_plugs_in(tmp_path, monkeypatch):
+    from fixtures_data import write_synthetic_set
+
+    from harness import suites
+    from harness.embedset import EmbeddingSet
+    from harness.evaluation import ScoringMatrix, score_fields, write_raw_scores
+    from harness.leaderboard import build_groups
+    from harness.results import validate_record
+
+    monkeypatch.setitem(suites.SUITES, "toy-metrics", PromptMetrics())
+    path = write_synthetic_set(tmp_path, suite="toy", test_split="toy", responses_per_item=4, test_items=10)
+    matrix = ScoringMatrix.of(EmbeddingSet.open(path))
+    split = matrix.splits[0][0]
+    perfect = split.labels().astype(float)
+    fields = score_fields(matrix, [perfect, perfect * 2], n_boot=10)
+    assert fields["suite"] == "toy-metrics"
+    block = fields["suites"]["toy-metrics"]
+    assert block["overall"]["mean"] == 1.0 and block["sections"]["Mean margin"]["per_seed"] == [1.0, 2.0]
+    raw = write_raw_scores(tmp_path / "results", "perfect", [0, 1], [perfect, perfect * 2], matrix)
+    with np.load(raw) as data:
+        assert data["toy-metrics:credit"].shape == (10, 2)
+        assert data["toy-metrics:credit"][:, 1].tolist() == [1.5] * 10  # the seed-averaged margin
+    record = {"schema": 2, "submission": {"name": "perfect"},
+              "set": {"name": "tiny", "version": "1", "manifest_sha256": "ab"}, "harness": "0.1.0",
+              "seeds": [0, 1], "status": "ok", "error": None, "isolation": "bwrap",
+              "created": "2026-12-01T00:00:00+00:00", "command": "", **fields}
+    (g,) = build_groups([validate_record(record)])
+    assert [c.label for c in g.columns][3:7] == ["Family", "Overall", "Top-1 hit", "Mean margin"]
+    assert g.columns[6].text(g.rows[0]) == "1.5"
