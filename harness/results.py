@@ -348,7 +348,8 @@ def load_records(folder: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     """Every valid record in ``folder`` (:func:`record_files`) and one line per skipped file.
 
     Files are read in that order; a record in a subfolder counts only when the subfolder is its
-    set's (``<set name>-<version>``), so other folders (a study's results) are left alone. A malformed file is skipped and reported by name, never
+    set's (``<set name>-<version>``), so other folders (a study's results) are left alone.
+    A malformed file is skipped and reported by name, never
     raised. When two files hold the same submission on the same set and suite, the one
     created later is kept and the other reported. A missing folder raises :class:`ResultError`.
     """
@@ -366,7 +367,8 @@ def load_records(folder: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
         except ResultError as err:
             problems.append(str(err))
             continue
-        if path.parent != folder and path.parent.name != f"{rec['set']['name']}-{rec['set']['version']}":
+        set_ref = f"{rec['set']['name']}-{rec['set']['version']}"
+        if path.parent != folder and path.parent.name != set_ref:
             continue  # not a per-set folder (a study's own results, say)
         key = (rec["submission"]["name"], *group_key(rec))
         if key in seen:

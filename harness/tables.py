@@ -26,6 +26,7 @@ from typing import Any
 from harness import __version__
 from harness.textsafe import csv_cell, md_cell
 
+
 # -- formatting --------------------------------------------------------------------------------
 def fmt_pct(x: float | None, digits: int = 1) -> str:
     """An accuracy as a percentage: 0.5712 -> '57.1'; None -> an em dash."""

@@ -144,9 +144,8 @@ def test_set_selector_shows_one_set_and_keeps_it_in_the_url(driver, site):
     groups = driver.find_elements(By.CSS_SELECTOR, "section.group")
     assert len(groups) == 2 and all(g.is_displayed() for g in groups)
     select = Select(driver.find_element(By.ID, "set-select"))
-    assert [o.text for o in select.options] == ["All sets (2)", "large v2 · HuggingFaceTB/SmolLM2-135M-Instruct "
-                                                "(layer -1, mean pool)", "mini v1 · HuggingFaceTB/SmolLM2-135M-Instruct "
-                                                "(layer -1, mean pool)"]
+    model = "HuggingFaceTB/SmolLM2-135M-Instruct (layer -1, mean pool)"
+    assert [o.text for o in select.options] == ["All sets (2)", f"large v2 · {model}", f"mini v1 · {model}"]
     select.select_by_index(1)
     shown = [g.get_attribute("data-set") for g in groups if g.is_displayed()]
     assert shown == [select.options[1].get_attribute("value")] and shown[0].startswith("large-2-")

@@ -346,6 +346,7 @@ def _discover() -> None:
 
 _discover()
 
+from harness.suites.in_distribution import IN_DISTRIBUTION  # noqa: E402
 from harness.suites.rewardbench_v1 import (  # noqa: E402  (re-exported under the old names)
     LEGACY_LABEL,
     LEGACY_WEIGHTS,
@@ -366,4 +367,11 @@ from harness.suites.rewardbench_v2 import (  # noqa: E402
     REWARDBENCH_V2,
     TIES_WEIGHTS,
 )
-from harness.suites.in_distribution import IN_DISTRIBUTION  # noqa: E402
+
+__all__ = [
+    "BEST_OF_N", "FIRST", "IN_DISTRIBUTION", "LEGACY_LABEL", "LEGACY_WEIGHTS", "PAIRWISE", "PRIOR_SETS",
+    "PRIOR_SETS_COUNTS", "PRIOR_SETS_SUBSETS", "RB1_EXAMPLE_COUNTS", "RB1_OVERALL_LABEL", "RB1_SUBSET_MAPPING",
+    "RB1_UPSTREAM_COUNTS", "RB1_UPWEIGHTED_ROWS", "RB2_COUNTS", "RB2_SUBSETS", "REWARDBENCH_V1",
+    "REWARDBENCH_V2", "SUITES", "SplitPart", "Suite", "SuiteBase", "SuiteColumn", "TIES_WEIGHTS", "Units",
+    "get_suite", "register", "suites_for", "upstream_v1",
+]
