@@ -172,15 +172,14 @@ def file_raw_scores(results: Path, set_results: Path, name: str, matrix: Scoring
     """Put a run's raw scores into the set's folder with every suite's unit credit.
 
     The runner's scoring step writes ``<results>/raw/<name>.npz`` (scores only) or already
-    ``<set_results>/raw/<name>.npz``; either is rewritten as ``<set_results>/raw/<name>.npz``
-    with the units of :func:`seed_averaged_units`, and a flat file is removed. None when there
-    is no raw file.
+    ``<set_results>/raw/<name>.npz``; the newer of the two is rewritten as
+    ``<set_results>/raw/<name>.npz`` with the units of :func:`seed_averaged_units`, and a flat
+    file is removed. None when there is no raw file.
     """
-    for source in (raw_path(set_results, name), raw_path(results, name)):
-        if source.is_file():
-            break
-    else:
+    found = [p for p in (raw_path(set_results, name), raw_path(results, name)) if p.is_file()]
+    if not found:
         return None
+    source = max(found, key=lambda p: p.stat().st_mtime_ns)  # the run's own file, not a stale one
     with np.load(source, allow_pickle=False) as data:
         seeds, scores = [int(s) for s in data["seeds"]], list(data["scores"])
     target = write_raw_scores(set_results, name, seeds, scores, matrix)

@@ -220,6 +220,8 @@ def validate_record(obj: Any, where: str = "record") -> dict[str, Any]:
         raise ResultError(f"{where}: a result record must be a JSON object, "
                           f"not {type(obj).__name__}")
     rec = upgrade(obj, where)
+    for key in SUITE_BLOCK_KEYS:  # a with_headline() view's copies: derived, never stored
+        rec.pop(key, None)
     c = _Checker(where)
 
     sub = c.get(rec, "submission", "submission", dict)
@@ -297,6 +299,19 @@ def _check_block(c: _Checker, block: Any, where: str, ok: bool) -> None:
     if not all(isinstance(m, str) for m in missing):
         c.fail(f"{where}.missing_subsets", "must be a list of subset names")
     block["missing_subsets"] = missing
+
+
+def with_headline(record: dict[str, Any]) -> dict[str, Any]:
+    """A schema-2 record with its headline suite's block also at the top level.
+
+    This is the shape :class:`harness.runner.Runner` hands back (and schema 1 had), for callers
+    that read one suite (``record["overall"]``); :func:`validate_record` drops those copies, so
+    writing such a view stores a plain schema-2 record.
+    """
+    block = (record.get("suites") or {}).get(record.get("suite"))
+    if not block:
+        return record
+    return {**record, **{k: block[k] for k in SUITE_BLOCK_KEYS if k in block}}
 
 
 # -- reading and writing -----------------------------------------------------------------------

@@ -35,7 +35,7 @@ from harness.evaluation import (
 )
 from harness.probe import CALLS, MAX_FLIP_RATE, N_REPEATS, ScoreCalls, flip_rate, secret_rng
 from harness.protocol import array_name, clean_text
-from harness.results import SCHEMA_VERSION, read_record, set_folder, write_record
+from harness.results import SCHEMA_VERSION, read_record, set_folder, with_headline, write_record
 from harness.sandbox import JobResult, Limits, Sandbox, job_payload
 from harness.submissions import Submission, SubmissionError, check_placeholders
 
@@ -108,7 +108,7 @@ class Runner:
             except HarnessError:
                 return None
             if (old["set"]["name"], old["set"]["version"]) == (self.set.name, self.set.version):
-                return old
+                return with_headline(old)
         return None
 
     def plan(self, paths: list[Path], variants: list[dict[str, Any]] = ({},)) -> tuple[list, list]:
@@ -284,19 +284,22 @@ class Runner:
         return record
 
     def _finish(self, name: str, record: dict[str, Any]) -> dict[str, Any]:
-        """Write the record into the set's folder; an ``ok`` run's raw scores move there with
-        each suite's seed-averaged unit credit (:func:`harness.evaluation.file_raw_scores`)."""
+        """Write the record into the set's folder (replacing this set's record in the old flat
+        layout); an ``ok`` run's raw scores move there with each suite's seed-averaged unit
+        credit (:func:`harness.evaluation.file_raw_scores`). Returns the
+        :func:`harness.results.with_headline` view."""
         write_record(self.set_results / f"{name}.json", record)
         flat = self.opt.results / f"{name}.json"
-        if flat.is_file() and self._previous(name) is not None and self._previous(name) is not record:
+        if flat.is_file():
             try:  # the old flat layout's record of this set is superseded by the one just written
-                if read_record(flat)["set"]["name"] == self.set.name:
+                old = read_record(flat)["set"]
+                if (old["name"], old["version"]) == (self.set.name, self.set.version):
                     flat.unlink()
             except HarnessError:
                 pass
         if record.get("status") == "ok":
             file_raw_scores(self.opt.results, self.set_results, name, ScoringMatrix.of(self.set))
-        return record
+        return with_headline(record)
 
 
 def validate(path: Path, sandbox: Sandbox, seed: int = 0) -> list[CheckResult]:

@@ -230,3 +230,16 @@ def test_group_by_set_separates_sets_and_suites():
         ("mini", "1", OTHER_SHA, "rewardbench-v1"): ["d"],
     }
     assert list(groups) == sorted(groups)
+
+
+def test_with_headline_view_is_stored_as_plain_schema_2(tmp_path):
+    from harness.results import with_headline
+
+    rec = validate_record(make_record("a", 0.6))
+    view = with_headline(rec)
+    assert view["overall"] == rec["suites"]["rewardbench-v1"]["overall"]
+    assert view["sections"] is rec["suites"]["rewardbench-v1"]["sections"]
+    stored = read_record(write_record(tmp_path / "a.json", view))
+    assert stored == rec and "overall" not in json.loads((tmp_path / "a.json").read_text())
+    failed = validate_record(make_record("b", 0.0, status="failed", error="boom"))
+    assert with_headline(failed) is failed
