@@ -11,6 +11,7 @@ import ast
 import io
 import re
 import sys
+import threading
 import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ DATA_SUFFIXES = frozenset({
 })
 TEXT_SUFFIXES = frozenset({".py", ".toml", ".md", ".txt", ".cfg", ".rst"})
 MAX_FOLDER_BYTES = 256 * 1024
+_PARSE_LOCK = threading.Lock()  # the runner reads heads' imports from its worker threads
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ def _parse(source: bytes | str, filename: str) -> ast.Module:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
         if encoding not in ("utf-8", "utf-8-sig"):
             raise SyntaxError(f"source encoding {encoding} is not allowed (use UTF-8)", (filename, 1, 0, ""))
-    return ast.parse(source, filename=filename)
+    with _PARSE_LOCK:  # CPython 3.11's parser is not thread-safe ("AST constructor recursion depth mismatch")
+        return ast.parse(source, filename=filename)
 
 
 def _policy(source: bytes | str, filename: str) -> _ImportPolicy:

@@ -41,16 +41,16 @@ def test_first_run_uses_a_workspace_renders_the_site_and_checks_itself(project, 
     code, out = run_cli(["run", "--set", "sets/tiny-1", "--results", "results", "--no-progress", "--seeds", "0,"],
                         project, capsys, monkeypatch)
     assert code == 0, out
-    published = {p.name: p.read_bytes() for p in (project / "results").glob("*.json")}
+    published = {str(p.relative_to(project)): p.read_bytes() for p in (project / "results").rglob("*.json")}
     # a newcomer's first command, from a folder deep inside the project, with a relative set path
     code, out = run_cli(["run", "--set", "../../sets/tiny-1", "--no-progress", "--seeds", "0,"],
                         project / "deep" / "er", capsys, monkeypatch)
     assert code == 0, out
-    assert (project / "workspace" / "results" / "good_linear.json").is_file()
+    assert (project / "workspace" / "results" / "tiny-1" / "good_linear.json").is_file()  # the set's folder
     assert (project / "workspace" / "site" / "index.html").is_file()
     assert "ok      good_linear: overall" in out and "leaderboard:" in out
     assert "reproduced bit for bit: 2 of 2 published head(s)" in out, out
-    assert {p.name: p.read_bytes() for p in (project / "results").glob("*.json")} == published
+    assert {str(p.relative_to(project)): p.read_bytes() for p in (project / "results").rglob("*.json")} == published
     # a second run in the same workspace skips unchanged work
     code, out = run_cli(["run", "--set", "sets/tiny-1", "--no-progress", "--seeds", "0,"], project, capsys,
                         monkeypatch)
@@ -86,7 +86,7 @@ def test_param_and_grid_run_recorded_variants(project, capsys, monkeypatch):
     code, out = run_cli(["run", "submissions/scaled_linear", "--grid", "scale=0.5,2", "--set", "sets/tiny-1",
                          "--no-progress", "--no-site", "--seeds", "0,"], project, capsys, monkeypatch)
     assert code == 0, out
-    results = project / "workspace" / "results"
+    results = project / "workspace" / "results" / "tiny-1"
     for value in (0.5, 2):
         record = json.loads((results / f"scaled_linear@scale={value}.json").read_text())
         assert record["submission"]["params"] == {"scale": value}
