@@ -2,9 +2,10 @@
 
     python benchmarks/bench_regen.py [--old REV] [--set sets/mini-1] [--jobs 2]
 
-The old way is a ``git worktree`` of ``REV`` (default: the commit before one sandboxed process
-per (submission, set) and shared variant fits) run from its own source tree via ``PYTHONPATH``
-(each run checks that ``harness`` really was imported from there); the new way is this checkout.
+The old way is a ``git worktree`` of ``REV`` (default: the parent of the commit that folded the
+ensemble folders, the first of the change to one sandboxed process per (submission, set)), run
+from its own source tree via ``PYTHONPATH`` (each run checks that ``harness`` really was imported
+from there); the new way is this checkout.
 Both regenerate every shipped head on the same set with ``--force --jobs N`` into throwaway result
 folders, and hand over each head's float64 scores per seed (the runner's own
 ``write_raw_scores`` call, wrapped). Printed: each side's wall time and their ratio (target: new
@@ -27,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-OLD_REV = "e76bacb~1"  # the commit before variants, shared fits and one process per (submission, set)
+#: the old harness: the parent of the commit that folded the ensemble folders (the first of this change)
+FOLDED = "submissions/bt_ensemble_min/head.py"
 RENAMED = {"bt_ensemble_mean": "bt_ensemble@mean", "bt_ensemble_min": "bt_ensemble@min",
            "bt_ensemble_uwo": "bt_ensemble@uwo"}
 
@@ -82,11 +84,17 @@ def overhead(record: dict) -> tuple[float, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--old", default=OLD_REV, help=f"the old harness's commit (default {OLD_REV})")
+    parser.add_argument("--old", help=f"the old harness's commit (default: the parent of the commit deleting {FOLDED})")
     parser.add_argument("--set", type=Path, default=ROOT / "sets" / "mini-1")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     set_path = args.set.resolve()
+    if args.old is None:
+        deleted = subprocess.run(["git", "-C", str(ROOT), "log", "--diff-filter=D", "--format=%H", "--", FOLDED],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        if not deleted:
+            raise SystemExit(f"no commit deletes {FOLDED}; name the old harness with --old REV")
+        args.old = f"{deleted[-1]}~1"
     with tempfile.TemporaryDirectory(prefix="bench-regen-") as tmp:
         work = Path(tmp)
         old_tree = work / "old"
