@@ -66,31 +66,33 @@ def select_share(paths: Sequence[T], shard: tuple[int, int]) -> list[T]:
 
 
 def collect(folders: Sequence[Path], out: Path) -> list[str]:
-    """Copy ``<name>.json`` and ``raw/<name>.npz`` of every folder into ``out``; return the names.
+    """Copy every record (``<set>-<version>/<name>.json``, or the old flat ``<name>.json``) and
+    its ``raw/<name>.npz`` of every folder into the same place under ``out``; return the names.
 
-    Every record is read (and so validated) first; a name found in two folders with different
+    Every record is read (and so validated) first; a record found in two folders with different
     contents is refused (two shards ran the same submission), identical copies are fine.
     Records already in ``out`` under other names stay; those collected replace their old copy.
     """
-    from harness.results import read_record
+    from harness.results import read_record, record_files
 
-    found: dict[str, Path] = {}
+    found: dict[Path, Path] = {}
     for folder in map(Path, folders):
         if not folder.is_dir():
             raise ShardError(f"{folder}: results folder not found")
-        for path in sorted(folder.glob("*.json")):
+        for path in record_files(folder):
             read_record(path)
-            other = found.setdefault(path.stem, path)
+            rel = path.relative_to(folder)
+            other = found.setdefault(rel, path)
             if other != path and not _same_files(other, path):
-                raise ShardError(f"{path.stem}: different records in {other.parent} and {folder} "
+                raise ShardError(f"{path.stem}: different records in {other.parent} and {path.parent} "
                                  "(two shards ran the same submission); keep one")
     out = Path(out)
-    for name, path in sorted(found.items()):
-        raw = path.parent / "raw" / f"{name}.npz"
+    for rel, path in sorted(found.items()):
+        raw = path.parent / "raw" / f"{path.stem}.npz"
         if raw.is_file():
-            atomic_write_bytes(out / "raw" / raw.name, raw.read_bytes())
-        atomic_write_bytes(out / path.name, path.read_bytes())
-    return sorted(found)
+            atomic_write_bytes(out / rel.parent / "raw" / raw.name, raw.read_bytes())
+        atomic_write_bytes(out / rel, path.read_bytes())
+    return sorted({rel.stem for rel in found})
 
 
 def _same_files(a: Path, b: Path) -> bool:
