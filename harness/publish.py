@@ -87,7 +87,8 @@ def license_id(text: str) -> str:
 def build_command(emb: EmbeddingSet) -> dict[str, Any]:
     """The ``rewardheads embed`` command that rebuilds a set, from its manifest.
 
-    With a sibling recipe ``<parent>/<name>.toml`` whose name, version and splits match, the
+    With a sibling recipe ``<parent>/<name>-<version>.toml`` (or ``<name>.toml``) whose name,
+    version and splits match (the set's held-out splits come from the recipe's), the
     command uses ``--recipe`` (plus flags for options that differ) and the recipe is returned
     verbatim; otherwise every split becomes ``--split SPLIT=DATASET[:FILES]@N`` (the limit is
     applied after decontamination, so ``N`` = rows or test items reproduces the set).
@@ -100,8 +101,12 @@ def build_command(emb: EmbeddingSet) -> dict[str, Any]:
     build = {k: v for k, v in m.get("build", {}).items() if k in {f.name for f in fields(BuildConfig)}}
     # defaults as resolved for this build's device (batch_tokens depends on it)
     defaults = asdict(BuildConfig(name="", version="", model="", device=build.get("device", "cpu")))
-    recipe_file = emb.path.parent / f"{emb.name}.toml"
-    recipe = _matching_recipe(recipe_file, m)
+    recipe_file, recipe = emb.path.parent / f"{emb.name}.toml", None
+    for candidate in (emb.path.parent / f"{emb.name}-{emb.version}.toml", recipe_file):
+        recipe = _matching_recipe(candidate, m)
+        if recipe:
+            recipe_file = candidate
+            break
     options = recipe[1] if recipe else {}
     flags = []
     for key in _FLAG_KEYS:  # without a recipe every option is spelled out
@@ -142,8 +147,9 @@ def _matching_recipe(file: Path, manifest: dict[str, Any]) -> tuple[str, dict[st
     except tomllib.TOMLDecodeError:
         return None
     splits = sorted(str(s.get("split")) for s in options.pop("splits", []))
+    built = sorted(n for n, s in manifest["splits"].items() if not s.get("held_out_of"))
     if (options.get("name"), str(options.get("version"))) != (
-            manifest["name"], str(manifest["version"])) or splits != sorted(manifest["splits"]):
+            manifest["name"], str(manifest["version"])) or splits != built:
         return None
     return text, options
 

@@ -35,7 +35,9 @@ def seed_averaged_credit(raw_file: Path, matrix: ScoringMatrix) -> Credit:
 def compare(emb_set: EmbeddingSet, results: Path, n_boot: int = 2000) -> dict[str, Any]:
     """Paired bootstrap of every ensemble against the single head, from the runs' raw scores."""
     matrix = ScoringMatrix.of(emb_set)  # raw scores are stored in set order: no arrays needed
-    credit = {name: seed_averaged_credit(results / "raw" / f"{name}.npz", matrix) for name in (SINGLE, *ENSEMBLES)}
+    from harness.significance import raw_path
+
+    credit = {name: seed_averaged_credit(raw_path(name, results, emb_set), matrix) for name in (SINGLE, *ENSEMBLES)}
     return {name: paired_bootstrap(credit[name], credit[SINGLE], None, PRIMARY_SUITE, n_boot=n_boot, seed=0)
             for name in ENSEMBLES}
 

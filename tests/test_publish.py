@@ -248,12 +248,12 @@ def test_card_of_a_set_built_from_the_bundled_recipe(tmp_path, monkeypatch):
     sets = tmp_path / "sets"
     path = make_tiny_set(sets, name="mini", pair_splits=(
         "train/hh-helpful", "train/hh-harmless", "train/ultrafeedback"))
-    recipe = harness.paths.repo_path("sets", "mini.toml").read_text()  # read only
-    (sets / "mini.toml").write_text(recipe)
+    recipe = harness.paths.repo_path("sets", "mini-1.toml").read_text()  # read only
+    (sets / "mini-1.toml").write_text(recipe)
     monkeypatch.setattr(pub, "repo_path", lambda *parts: tmp_path.joinpath(*parts))
     pub.write_card(path)
     card = (path / "README.md").read_text()
-    assert "rewardheads embed --recipe sets/mini.toml --data-dir DATA --model hf-internal/tiny" \
+    assert "rewardheads embed --recipe sets/mini-1.toml --data-dir DATA --model hf-internal/tiny" \
         in card  # the recipe's options that this (fake) set does not share become flags
     assert recipe.strip() in card
 

@@ -20,4 +20,5 @@ def test_ensemble_study_report(tmp_path):
     verdicts = [line for line in text.splitlines() if line.startswith("* `bt_ensemble@")]
     assert len(verdicts) == 3 and all("Δ = " in v and "p " in v for v in verdicts)
     assert "rewardheads study ensembles --seeds 2" in text and emb_set.manifest_sha256[:16] in text
-    assert sorted(p.stem for p in (tmp_path / "results" / "raw").glob("*.npz")) == sorted([SINGLE, *ENSEMBLES])
+    raw = tmp_path / "results" / f"{emb_set.name}-{emb_set.version}" / "raw"
+    assert sorted(p.stem for p in raw.glob("*.npz")) == sorted([SINGLE, *ENSEMBLES])
