@@ -211,7 +211,9 @@ class Group:
 
 def _rank(rows: list[BoardRow], higher_is_better: bool = True) -> list[BoardRow]:
     """Sort by overall (then CI low end, then name); competition ranks among non-reference rows;
-    CI-overlap ties with the leader. Reference rows keep their place by score, unranked."""
+    provisional ties with the leader by CI overlap, replaced by the paired test's verdict where
+    the set is on this machine (:func:`_paired_extras`). Reference rows keep their place by score,
+    unranked."""
     sign = -1 if higher_is_better else 1
     rows = sorted(rows, key=lambda r: (sign * r.overall, -(r.ci[0] if r.ci else -math.inf), r.name))
     prev, rank, n = None, 0, 0
@@ -351,9 +353,16 @@ def _paired_extras(g: Group, results_dir: Path, warn: Callable[[str], None]) -> 
         return
     heads = [r.record.to_json() for r in g.rows]
     try:
-        from harness.significance import versus_leader
+        from harness.significance import pairwise, tiers, versus_leader
 
-        g.extras["versus_leader"] = versus_leader(heads, results_dir, emb, g.suite.name)
+        deltas = versus_leader(heads, results_dir, emb, g.suite.name)
+        g.extras["versus_leader"] = deltas
+        g.extras["tiers"] = tiers(heads, results_dir, emb, g.suite.name)
+        g.extras["pairwise"] = pairwise(heads, results_dir, emb, g.suite.name)
+        for row in g.rows:  # "tied with #1" from the paired test, not from overlapping intervals
+            if row.rank is not None and not row.leader and row.name in deltas:
+                row.tied = not deltas[row.name].significant
+        g.extras["paired_ties"] = True
         if g.suite.name == "rewardbench-v1":
             from harness.lengthbias import length_bias
 
@@ -373,6 +382,11 @@ def _paired_columns(g: Group) -> list[Column]:
     and "Length gap" (accuracy where chosen is longer minus where it is shorter), when computed."""
     cols = []
     deltas = g.extras.get("versus_leader")
+    tier_of = g.extras.get("tiers")
+    if tier_of:
+        cols.append(Column("tier", "Tier", lambda r: tier_of.get(r.name), lambda v: "—" if v is None else str(v),
+                           None, False, title="Heads not significantly different from the best head of their "
+                                              "tier (paired bootstrap, greedy from the top)"))
     if deltas:
         def delta(r):
             d = deltas.get(r.name)
@@ -407,6 +421,26 @@ def _with_text(col: Column, text: Callable[[BoardRow], str]) -> Column:
 
 
 EXTRA_COLUMNS.append(_paired_columns)
+
+
+def _paired_plots(g: Group) -> list[tuple]:
+    """The pairwise heat map and the length-gap bars, when the paired extras were computed."""
+    out = []
+    if g.extras.get("pairwise") is not None:
+        from harness.significance import pairwise_heatmap_svg
+
+        out.append(("pairwise", pairwise_heatmap_svg(g.extras["pairwise"], id_prefix=f"{g.id}-pw-"),
+                    "Pairwise difference of overall scores (row − column, points) by a paired bootstrap on "
+                    "the same items; filled, bold cells are significant (95% CI excludes 0).", True))
+    if g.extras.get("length_bias"):
+        from harness.lengthbias import length_gap_svg
+
+        biases = g.extras["length_bias"]
+        ordered = [biases[r.name] for r in g.rows if r.name in biases]
+        out.append(("length", length_gap_svg(ordered, id_prefix=f"{g.id}-lg-"),
+                    "Length bias: accuracy on pairs where the chosen response is the longer one minus where "
+                    "it is the shorter one (points, from token counts; equal lengths left out).", False))
+    return out
 
 
 def _load(results_dir: str | Path, warn: Callable[[str], None] | None, published: bool = False):
@@ -557,7 +591,7 @@ def render_site(results_dir: str | Path, out_dir: str | Path, *,
     env = _environment()
     common = _common(groups, generated)
     for g in groups:
-        g.plots = [p for p in (
+        g.plots = [p for p in (*_paired_plots(g),
             ("fit", plot_overall_vs_fit(g),
              "Overall accuracy against fit time (log scale), coloured by head family. Bars: 95% "
              "CI; shaded band: the leader's 95% CI, so a point whose bar reaches it is "

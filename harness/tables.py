@@ -347,8 +347,12 @@ def markdown_from_groups(groups: list[Any]) -> str:
             notes = [f"Overall: {md_cell(g.overall_label)}."]
             if g.has_legacy:
                 notes.append(f"Legacy overall: {md_cell(g.legacy_label)}.")
-            if g.n_tied:
-                notes.append("≈ statistically tied with #1 (95% CIs of overall overlap).")
+            if g.n_tied and g.extras.get("paired_ties"):
+                notes.append("≈ not significantly different from #1 (paired bootstrap on the same items: the "
+                             "95% CI of Δ holds 0).")
+            elif g.n_tied:
+                notes.append("≈ tied with #1 by overlapping 95% CIs (the set is not on this machine, so no "
+                             "paired test).")
             if any(r.reference for r in g.rows):
                 notes.append("ref: a reference line (random, length), not ranked.")
             notes.append("Bold: best in column.")
