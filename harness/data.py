@@ -164,7 +164,12 @@ def _parse_ultrafeedback(row: dict, index: int, split: str) -> Iterable[Record]:
     ratings = {}
     if scores.get("score_chosen") is not None:
         ratings["overall"] = [float(scores["score_chosen"]), float(scores["score_rejected"])]
-    rid = str(row.get("prompt_id") or row.get("source_index") or index)
+    if row.get("prompt_id"):
+        rid = str(row["prompt_id"])
+    elif row.get("source_index") is not None:  # a sample of the hub split: its row number there
+        rid = str(row["source_index"])
+    else:  # neither: the row's position in this file
+        rid = f"row{index}"
     yield _pair(f"uf-{rid}", split, context, chosen, rejected, ratings)
 
 

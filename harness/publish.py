@@ -170,7 +170,11 @@ def render_card(emb: EmbeddingSet, repo: str | None = None) -> str:
             "decontaminated": s.get("decontaminated", "n/a"),
             "dataset": cell(src.get("dataset", s.get("dataset", "?"))),
             # rows read from local files carry the schema of the hub split, not necessarily its rows
-            "source_split": "local files in its schema" if src.get("data_files") else cell(src.get("split", "")),
+            "source_split": (f"{cell(src['split'])} (local copy)" if src.get("split") else
+                             "local files in its schema") if src.get("data_files") else cell(src.get("split", "")),
+            "held_out_of": s.get("held_out_of"), "holdout": s.get("holdout"),
+            "suite": s.get("suite"), "malformed": s.get("malformed_skipped") or 0,
+            "overlaps_heldout": s.get("overlaps_heldout") or 0,
             "license": cell(src.get("license") or "unknown"),
             "files": ", ".join(f"`{k}` (sha256 `{v[:16]}`)" for k, v in files.items()) if files
             else f"revision `{src.get('revision', '?')}`",
@@ -199,8 +203,34 @@ def render_card(emb: EmbeddingSet, repo: str | None = None) -> str:
         total_human=_human(total_bytes), truncation=m.get("truncation"),
         decontaminated=sum(s.get("decontaminated") or 0 for s in m["splits"].values()),
         created=m.get("created", "?"), harness_version=m.get("harness_version", "?"),
-        bibtex=set_bibtex(emb, repo), **build_command(emb),
+        bibtex=set_bibtex(emb, repo), row_ids=_source_row_ids(emb), **build_command(emb),
     )
+
+
+def _ranges(values: list[int]) -> str:
+    """``1-3, 7, 9-10`` for sorted integers."""
+    out, start = [], None
+    for i, v in enumerate(values):
+        if start is None:
+            start = v
+        if i + 1 == len(values) or values[i + 1] != v + 1:
+            out.append(str(start) if start == v else f"{start}-{v}")
+            start = None
+    return ", ".join(out)
+
+
+def _source_row_ids(emb: EmbeddingSet) -> list[tuple[str, str, int]]:
+    """Per split sampled from a larger source (UltraFeedback), the rows' ``source_index`` values,
+    so anyone with hub access can select the same rows: ``[(split, ranges, count)]``."""
+    out = []
+    for name, s in emb.manifest["splits"].items():
+        if "ultrafeedback" not in str((s.get("source") or {}).get("dataset", "")).lower():
+            continue
+        ids = emb.split(name).meta["id"].astype(str)
+        numbers = sorted({int(i[3:]) for i in ids if i.startswith("uf-") and i[3:].isdigit()})
+        if numbers:
+            out.append((name, _ranges(numbers), len(numbers)))
+    return out
 
 
 def _human(n: float) -> str:

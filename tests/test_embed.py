@@ -687,3 +687,54 @@ def test_cache_is_keyed_by_model_and_settings(tiny_llama, tiny_bert, fixture_dat
     c = cache_settings(make_config(tiny_bert), load_model(make_config(tiny_bert))[2])
     assert len({settings_digest(x) for x in (a, b, c)}) == 3
     assert a["revision"].startswith("sha256:")  # a local folder is identified by its weights
+
+
+# -- held-out in-distribution splits ------------------------------------------------------------
+def test_holdout_splits_are_test_splits_on_unseen_prompts(tiny_llama, fixture_data, tmp_path):
+    import gzip
+    import json as _json
+
+    from harness.publish import render_card
+
+    rows = [_json.loads(line) for line in gzip.open(fixture_data["hh-rlhf"], "rt")]
+    broken = dict(rows[0], rejected=rows[0]["rejected"] + "\n\nHuman: and then?")  # ends with a Human turn
+    hh = tmp_path / "hh_test.jsonl"
+    hh.write_text("".join(_json.dumps(r) + "\n" for r in [*rows, *rows, broken]))  # every prompt twice
+    uf_rows = [_json.loads(line) for line in open(fixture_data["ultrafeedback-flat"])]
+    uf = tmp_path / "uf_sample.jsonl"  # a sample of the hub split: rows carry their source_index
+    uf.write_text("".join(_json.dumps({**r, "source_index": i}) + "\n" for r, i in zip(uf_rows, (4, 5, 9))))
+    specs = [SplitSpec("train/hh", "hh-rlhf", [str(hh)], holdout=0.3, source_split="test"),
+             SplitSpec("heldout/uf", "ultrafeedback", [str(uf)], suite="in-distribution",
+                       subset="ultrafeedback-eval")]
+    emb = EmbeddingSet.open(build(make_config(tiny_llama), specs, tmp_path, progress=False, cache=False))
+    info = emb.manifest["splits"]
+    held = info["heldout/hh"]
+    assert held["kind"] == "test" and held["suite"] == "in-distribution" and held["held_out_of"] == "train/hh"
+    assert held["items"] == round(0.3 * (2 * len(rows)))
+    assert info["train/hh"]["malformed_skipped"] == 1 and info["train/hh"]["source"]["split"] == "test"
+    assert info["heldout/uf"]["suite"] == "in-distribution"
+    assert set(emb.split("heldout/uf").meta["subset"]) == {"ultrafeedback-eval"}
+    assert set(emb.split("heldout/hh").meta["subset"]) == {"hh"}
+    # no training pair shares a prompt with a held-out pair (each prompt was there twice)
+    held_ids = set(emb.split("heldout/hh").meta["id"])
+    train_ids = set(emb.split("train/hh").meta["id"])
+    prompt_of = {f"hh-{i}": parse_prompt(r) for i, r in enumerate([*rows, *rows])}
+    assert not {prompt_of[i] for i in held_ids} & {prompt_of[i] for i in train_ids}
+    assert info["train/hh"]["overlaps_heldout"] > 0
+    assert len(held_ids) + len(train_ids) + info["train/hh"]["overlaps_heldout"] == 2 * len(rows)
+    # the same rows on every build: the draw is seeded by the split's name
+    again = EmbeddingSet.open(build(make_config(tiny_llama, version="2"), specs, tmp_path, progress=False))
+    assert list(again.split("heldout/hh").meta["id"]) == list(emb.split("heldout/hh").meta["id"])
+    card = render_card(emb)
+    assert "## In-distribution test splits" in card and "drawn from `train/hh`" in card
+    assert "test (local copy)" in card and "1 source rows could not be read" in card
+    assert "* `heldout/uf` (3 rows): 4-5, 9" in card  # rows identified by source_index
+
+
+def parse_prompt(row: dict) -> str:
+    return row["chosen"].rsplit("\n\nAssistant:", 1)[0]
+
+
+def test_holdout_fraction_is_checked():
+    with pytest.raises(EmbedError, match=r"holdout must be in \[0, 1\)"):
+        SplitSpec("train/x", "hh-rlhf", holdout=1.0)
