@@ -702,7 +702,8 @@ def test_holdout_splits_are_test_splits_on_unseen_prompts(tiny_llama, fixture_da
     hh.write_text("".join(_json.dumps(r) + "\n" for r in [*rows, *rows, broken]))  # every prompt twice
     uf_rows = [_json.loads(line) for line in open(fixture_data["ultrafeedback-flat"])]
     uf = tmp_path / "uf_sample.jsonl"  # a sample of the hub split: rows carry their source_index
-    uf.write_text("".join(_json.dumps({**r, "source_index": i}) + "\n" for r, i in zip(uf_rows, (4, 5, 9), strict=True)))
+    sampled = [{**r, "source_index": i} for r, i in zip(uf_rows, (4, 5, 9), strict=True)]
+    uf.write_text("".join(_json.dumps(r) + "\n" for r in sampled))
     specs = [SplitSpec("train/hh", "hh-rlhf", [str(hh)], holdout=0.3, source_split="test"),
              SplitSpec("heldout/uf", "ultrafeedback", [str(uf)], suite="in-distribution",
                        subset="ultrafeedback-eval")]
