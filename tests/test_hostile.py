@@ -178,7 +178,7 @@ def test_hostile_heads_beside_an_honest_one(tiny_set, tmp_path, isolation, secre
     assert not _workers_alive()
     out = capsys.readouterr()
     assert "Traceback" not in out.out + out.err + "\n".join(lines)
-    assert sorted(p.stem for p in results.glob("*.json")) == sorted(records)
+    assert sorted(p.stem for p in runner.set_results.glob("*.json")) == sorted(records)
 
 
 def headline(record: dict) -> dict:
