@@ -265,8 +265,11 @@ def report(first: EmbeddingSet, second: EmbeddingSet, studied: dict[str, list[Le
                        "the rankings disagree" if hi < 0 else
                        "the rankings are not distinguishable from unrelated ones")
             lines.append(f"* {suite}, {r.level}: τ = {r.tau.tau:+.2f} [{lo:+.2f}, {hi:+.2f}]: {verdict}.")
-    lines += ["", "The interval reflects the finite test items only; with about ten heads one swapped pair moves "
-              "τ by about 0.04, so τ is coarse. Regenerate with the command above.", ""]
+    ranked = sum(not h.reference for h in next(iter(studied.values()))[0].heads)
+    step = 2 / max(1, ranked * (ranked - 1) // 2)
+    lines += ["", f"The interval reflects the finite test items only, not other training data or seeds; with "
+              f"{ranked} ranked heads one swapped pair moves τ by {step:.2f}, so τ is coarse. Regenerate with "
+              "the command above.", ""]
     return "\n".join(lines)
 
 

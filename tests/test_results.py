@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import copy
 import json
 
@@ -58,8 +60,9 @@ def test_unknown_extra_keys_are_kept():
 
 
 def test_upgrade_committed_schema_1_record():
-    """A record of the published board (schema 1 on disk) reads as schema 2, scores moved under its suite."""
-    path = repo_path("results", "bt_linear.json")
+    """A record of the once-published board (schema 1, kept in tests/golden/) reads as schema 2, its
+    scores moved under its suite."""
+    path = Path(__file__).parent / "golden" / "schema1-bt_linear.json"
     old = json.loads(path.read_text())
     assert old["schema"] == 1 and "overall" in old
     new = read_record(path)

@@ -64,7 +64,7 @@ def write(folder: Path, name: str, record: dict, scores: bytes | None = b"npz") 
 
 
 def test_collect_refuses_two_different_records_of_one_submission(tmp_path):
-    record = json.loads(repo_path("results", "random.json").read_text())
+    record = json.loads(repo_path("results", "mini-1", "random.json").read_text())
     write(tmp_path / "a", "random", record)
     write(tmp_path / "b", "random", record)  # the same record twice (e.g. a folder collected again)
     write(tmp_path / "b", "other", {**record, "submission": {**record["submission"], "name": "other"}}, None)
