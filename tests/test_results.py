@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import copy
 import json
+from pathlib import Path
 
 import pytest
 from test_leaderboard import MINI_SHA, OTHER_SHA, make_record
 
 from harness.errors import HarnessError
-from harness.paths import repo_path
 from harness.records import ResultRecord
 from harness.results import (
     SCHEMA_VERSION,
