@@ -137,6 +137,11 @@ def test_hostile_heads_beside_an_honest_one(tiny_set, tmp_path, isolation, secre
     import harness
 
     package = Path(harness.__file__).parent
+    import compileall
+
+    # every module's bytecode first, so no other test process (pytest -n) importing one for the first
+    # time writes into the package while it is watched
+    compileall.compile_dir(package, quiet=1)
     before_package, before_set = _snapshot(package), _snapshot(tiny_set.path)
     repo_results = Path(harness.__file__).parent.parent / "results"
     before_repo_results = _snapshot(repo_results) if repo_results.is_dir() else {}
