@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where it is used: the sandboxed worker reads splits without it
+    import pandas as pd
 
 from harness import __version__
 from harness.errors import HarnessError
@@ -37,12 +39,34 @@ from harness.fileio import atomic_write_json, sha256_file
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 PAIR_ARRAYS = ("chosen", "rejected", "prompt")
+META_FILE = "meta.parquet"
 TEST_ARRAYS = ("response", "prompt")
 RATING_PREFIX = ("rating_chosen:", "rating_rejected:")
 
 
 class EmbeddingSetError(HarnessError):
     """A set folder that is missing, malformed, truncated or does not match its manifest."""
+
+
+# -- the split folder format: the one reader (the sandboxed worker reads its splits with it) ------
+def load_array(file: Path) -> np.ndarray:
+    """One ``.npy`` array of a split, memory-mapped (never unpickled)."""
+    try:
+        return np.load(file, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise EmbeddingSetError(f"{file}: cannot memory-map ({err})") from None
+
+
+def pair_arrays(folder: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of a pairs split folder (``chosen``, ``rejected``, ``prompt``), memory-mapped."""
+    return {stem: load_array(Path(folder) / f"{stem}.npy") for stem in PAIR_ARRAYS}
+
+
+def meta_table(folder: str | os.PathLike):
+    """A split folder's ``meta.parquet`` as a pyarrow table (no pandas: it starts faster)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(Path(folder) / META_FILE)
 
 
 class _LazyMeta:
@@ -52,6 +76,8 @@ class _LazyMeta:
 
     @cached_property
     def meta(self) -> pd.DataFrame:
+        import pandas as pd
+
         source = self.meta_source
         return source if isinstance(source, pd.DataFrame) else pd.read_parquet(source)
 
@@ -98,6 +124,8 @@ class TestSplit(_LazyMeta):
 
     def labels(self) -> np.ndarray:
         """Boolean array, True where a response row is a chosen response (scoring only)."""
+        import pandas as pd
+
         table = pd.read_parquet(self.labels_path)
         if len(table) != len(self.meta) or not (table["row"].to_numpy() == np.arange(len(table))).all():
             raise EmbeddingSetError(f"{self.labels_path}: labels do not line up with meta rows")
@@ -213,11 +241,7 @@ class EmbeddingSet:
         return self._cache[name]
 
     def _array(self, base: Path, stem: str) -> np.ndarray:
-        file = base / f"{stem}.npy"
-        try:
-            return np.load(file, mmap_mode="r")
-        except (ValueError, OSError) as err:
-            raise EmbeddingSetError(f"{file}: cannot memory-map ({err})") from None
+        return load_array(base / f"{stem}.npy")
 
     def train_pairs(self, names: list[str] | None = None) -> PairSplit:
         """All training pairs (or those of ``names``) as one split; one split is not copied."""
@@ -227,6 +251,8 @@ class EmbeddingSet:
         parts = [self.split(n) for n in names]
         if len(parts) == 1:
             return parts[0]  # type: ignore[return-value]
+        import pandas as pd
+
         meta = pd.concat([p.meta.assign(split=p.name) for p in parts], ignore_index=True)
         rating_cols = [c for c in meta.columns if c.startswith(RATING_PREFIX)]
         meta[rating_cols] = meta[rating_cols].astype(float)
@@ -326,6 +352,8 @@ class SetWriter:
         _check_rows(split, n, response=response, prompt=prompt, chosen=chosen)
         files = {f"{a}.npy": self._array(split, a, arr) for a, arr in (("response", response), ("prompt", prompt))}
         files["meta.parquet"] = self._table(split, "meta", meta)
+        import pandas as pd
+
         labels = pd.DataFrame({"row": np.arange(n), "chosen": np.asarray(chosen, bool)})
         files["labels.parquet"] = {**self._table(split, "labels", labels), "role": "labels"}
         self.manifest["splits"][split] = {

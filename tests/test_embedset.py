@@ -281,3 +281,21 @@ def test_resolve_set_by_path_and_by_name_at_version(synthetic_set, tmp_path):
         resolve_set("tiny@2", search=[synthetic_set.parent])
     with pytest.raises(EmbeddingSetError, match="NAME@VERSION"):
         resolve_set(tmp_path / "no-such-set")
+
+
+def test_the_worker_reads_training_splits_with_the_set_reader(make_set):
+    """One reader of the split format: the sandboxed worker's training data equals the set's own."""
+    from harness.embedset import pair_arrays
+    from harness.worker import _load_train
+
+    path = make_set(train={"train/a": 7, "train/b": 5})
+    emb = EmbeddingSet.open(path)
+    data = _load_train([str(path / s) for s in emb.train_splits()])
+    merged = emb.train_pairs()
+    for key in ("chosen", "rejected", "prompt"):
+        np.testing.assert_array_equal(getattr(data, key), np.asarray(getattr(merged, key), np.float32))
+    np.testing.assert_array_equal(data.chosen_tokens, merged.meta["chosen_tokens"].to_numpy())
+    bad = path / "train" / "a" / "chosen.npy"
+    np.save(bad, np.array([{"not": "numbers"}], dtype=object), allow_pickle=True)
+    with pytest.raises(EmbeddingSetError, match="chosen.npy: cannot memory-map"):
+        pair_arrays(bad.parent)
