@@ -210,10 +210,9 @@ class Group:
 
 
 def _rank(rows: list[BoardRow], higher_is_better: bool = True) -> list[BoardRow]:
-    """Sort by overall (then CI low end, then name); competition ranks among non-reference rows;
-    provisional ties with the leader by CI overlap, replaced by the paired test's verdict where
-    the set is on this machine (:func:`_paired_extras`). Reference rows keep their place by score,
-    unranked."""
+    """Sort by overall (then CI low end, then name); competition ranks among non-reference rows.
+    Ties with the leader come only from the paired test (:func:`_paired_extras`, which needs the
+    set on this machine), never from overlapping CIs. Reference rows keep their place, unranked."""
     sign = -1 if higher_is_better else 1
     rows = sorted(rows, key=lambda r: (sign * r.overall, -(r.ci[0] if r.ci else -math.inf), r.name))
     prev, rank, n = None, 0, 0
@@ -224,11 +223,9 @@ def _rank(rows: list[BoardRow], higher_is_better: bool = True) -> list[BoardRow]
         if row.overall != prev:
             rank, prev = n, row.overall
         row.rank = rank
-    lead = next((r.ci for r in rows if r.rank is not None), None)
     for row in rows:
         row.leader = row.rank == 1
-        row.tied = bool(row.rank is not None and not row.leader and lead and row.ci
-                        and row.ci[1] >= lead[0] and row.ci[0] <= lead[1])
+        row.tied = False  # set only by the paired test (_paired_extras), never by overlapping CIs
     return rows
 
 

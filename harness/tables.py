@@ -350,9 +350,8 @@ def markdown_from_groups(groups: list[Any]) -> str:
             if g.n_tied and g.extras.get("paired_ties"):
                 notes.append("≈ not significantly different from #1 (paired bootstrap on the same items: the "
                              "95% CI of Δ holds 0).")
-            elif g.n_tied:
-                notes.append("≈ tied with #1 by overlapping 95% CIs (the set is not on this machine, so no "
-                             "paired test).")
+            elif len(g.ranked) > 1 and not g.extras.get("paired_ties"):
+                notes.append("No ≈ marks: the paired test against #1 needs the set on this machine.")
             if any(r.reference for r in g.rows):
                 notes.append("ref: a reference line (random, length), not ranked.")
             notes.append("Bold: best in column.")

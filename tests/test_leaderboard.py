@@ -221,11 +221,12 @@ def test_malformed_file_reported_and_skipped(site):
 
 def test_ties_badges_rules_and_footer(site):
     html = site["html"]
-    # leader bt_mlp 61.2 ± 1.8 -> CI [59.4, 63.0]; armo_gate 59.8 + 1.9 reaches it, 57.1 does not
+    # armo_gate's 95% CI overlaps the leader's, but ties come only from a paired test, which needs
+    # the set's labels: these records' sets are not on this machine, so nothing is marked
     rows = re.findall(r'<tr data-order="\d+"[^>]*data-name="([^"]+)">(.*?)</tr>', html, re.S)
     tied = [name for name, body in rows if 'class="badge tied"' in body]
-    assert tied == ["bt_mlp_wide", "armo_gate"]
-    assert "statistically tied" in html
+    assert rows and tied == []
+    assert "the paired test against #1 needs the set on this machine" in html
     for text in ("Strict pairwise accuracy", "EXAMPLE_COUNTS", "984", "447", "2, 2, 2, 2, 1",
                  "unweighted mean of Chat, Chat Hard, Safety and Reasoning", "Legacy overall",
                  "Prior Sets", MINI_SHA, OTHER_SHA, "HuggingFaceTB/SmolLM2-135M-Instruct",
@@ -345,7 +346,7 @@ def test_markdown_table(site):
         assert col in header
     first = next(line for line in lines if "bt_mlp 1.0.0" in line and "61.2" in line)
     assert re.match(r"\| +1 \| ", first) and "**61.2** (59.4–63.0)" in first
-    assert re.search(r"\| +2 ≈ \| bt_mlp_wide", md)
+    assert re.search(r"\| +2 \| bt_mlp_wide", md)  # no ≈ without a paired test (the set is elsewhere)
     assert "Did not finish: needs_prompt (skipped: head requires prompt embeddings" in md
     order = re.findall(r"^\| +\d+(?: ≈)? \| (\w+) ", md, re.M)
     assert order[2:] == [name for name, *_ in sorted(DEMO, key=lambda d: -d[1])]
