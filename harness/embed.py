@@ -413,8 +413,8 @@ def plan_build(config: BuildConfig, specs: list[SplitSpec], tokenizer, model_inf
             records = [replace(r, subset=spec.subset) for r in records]
         loaded.append((spec, loader, is_test, records, skipped))
     test_prompts = {normalise_prompt(r.prompt_text) for _, _, is_test, recs, _ in loaded if is_test for r in recs}
-    entries = []  # (spec, loader, kind, suite, records, info)
-    heldout = []
+    entries = []  # per split to write: [name, spec, loader, kind, suite, records, info]
+    heldout = []  # the held-out test splits, entries of the same shape
     for spec, loader, is_test, records, skipped in loaded:
         info = {"decontaminated": 0, "limit": spec.limit, "malformed_skipped": len(skipped)}
         if loader.kind == "pairs":
@@ -427,29 +427,26 @@ def plan_build(config: BuildConfig, specs: list[SplitSpec], tokenizer, model_inf
             records = records[: spec.limit]
         suite = spec.suite or loader.suite
         if is_test:
-            entries.append([spec, loader, "test", suite, records, info])
+            entries.append([spec.split, spec, loader, "test", suite, records, info])
             continue
         mask = _holdout_mask(spec, len(records))
-        entry = [spec, loader, "pairs", None, [r for r, m in zip(records, mask, strict=True) if not m], info]
-        entries.append(entry)
+        entries.append([spec.split, spec, loader, "pairs", None,
+                        [r for r, m in zip(records, mask, strict=True) if not m], info])
         if mask.any():
             held = [r if spec.subset else replace(r, subset=_short(spec.split))
                     for r, m in zip(records, mask, strict=True) if m]
-            name = spec.holdout_split or f"heldout/{_short(spec.split)}"
-            heldout.append((entry, [spec, loader, "test", HELDOUT_SUITE, held,
-                                    {"decontaminated": 0, "limit": None, "held_out_of": spec.split,
-                                     "holdout": spec.holdout, "malformed_skipped": 0}]))
+            heldout.append([spec.holdout_split or f"heldout/{_short(spec.split)}", spec, loader, "test",
+                            HELDOUT_SUITE, held, {"decontaminated": 0, "limit": None, "held_out_of": spec.split,
+                                                  "holdout": spec.holdout, "malformed_skipped": 0}])
     if heldout:  # training rows must not share a prompt with any held-out row
-        held_prompts = {normalise_prompt(r.prompt_text) for _, h in heldout for r in h[4]}
+        held_prompts = {normalise_prompt(r.prompt_text) for h in heldout for r in h[5]}
         for entry in entries:
-            if entry[2] == "pairs":
-                entry[4], dropped = decontaminate(entry[4], held_prompts)
-                entry[5]["overlaps_heldout"] = dropped
-        entries += [h for _, h in heldout]
+            if entry[3] == "pairs":
+                entry[5], dropped = decontaminate(entry[5], held_prompts)
+                entry[6]["overlaps_heldout"] = dropped
+        entries += heldout
     splits, t_split, t_rec, t_resp, ids, plen = [], [], [], [], [], []
-    for s_index, (spec, loader, kind, suite, records, info) in enumerate(entries):
-        name = spec.split if kind == "pairs" or "held_out_of" not in info else (
-            spec.holdout_split or f"heldout/{_short(spec.split)}")
+    for s_index, (name, spec, loader, kind, suite, records, info) in enumerate(entries):
         if not records:
             raise EmbedError(f"split {name}: no records left after decontamination")
         splits.append({
