@@ -340,7 +340,8 @@ def _local_set(g: Group):
 
 
 def _paired_extras(g: Group, results_dir: Path, warn: Callable[[str], None]) -> None:
-    """Fill ``g.extras`` with Δ vs the leader (:func:`harness.significance.versus_leader`) and,
+    """Fill ``g.extras`` with Δ vs the leader, tiers and the pairwise matrix (one reading of the raw
+    scores: :func:`harness.significance.board_statistics`) and,
     on RewardBench v1, the length gap (:func:`harness.lengthbias.length_bias`), both from the
     raw scores in ``results_dir``; skipped (columns left out) when the set is not here."""
     if not isinstance(g.suite, Suite) or not g.ranked:
@@ -350,12 +351,10 @@ def _paired_extras(g: Group, results_dir: Path, warn: Callable[[str], None]) -> 
         return
     heads = [r.record.to_json() for r in g.rows]
     try:
-        from harness.significance import pairwise, tiers, versus_leader
+        from harness.significance import board_statistics
 
-        deltas = versus_leader(heads, results_dir, emb, g.suite.name)
-        g.extras["versus_leader"] = deltas
-        g.extras["tiers"] = tiers(heads, results_dir, emb, g.suite.name)
-        g.extras["pairwise"] = pairwise(heads, results_dir, emb, g.suite.name)
+        deltas, tier_of, matrix = board_statistics(heads, results_dir, emb, g.suite.name)
+        g.extras.update(versus_leader=deltas, tiers=tier_of, pairwise=matrix)
         for row in g.rows:  # "tied with #1" from the paired test, not from overlapping intervals
             if row.rank is not None and not row.leader and row.name in deltas:
                 row.tied = not deltas[row.name].significant

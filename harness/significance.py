@@ -396,7 +396,10 @@ def versus_leader(heads: Iterable[dict[str, Any] | str], results_dir: str | Path
     The leader is the best non-reference head; its own entry has Δ = 0, p = 1. A head with
     ``significant`` False is "not significantly different from #1" (its CI contains 0).
     """
-    board = _Field.of(heads, results_dir, emb_set, suite, n_boot, seed)
+    return _versus_leader(_Field.of(heads, results_dir, emb_set, suite, n_boot, seed))
+
+
+def _versus_leader(board: _Field) -> dict[str, PairedDelta]:
     lead = board.leader()
     return {name: board.pair(i, lead) for i, name in enumerate(board.names)}
 
@@ -412,7 +415,10 @@ def tiers(heads: Iterable[dict[str, Any] | str], results_dir: str | Path, emb_se
     the heads indistinguishable from the best of their tier (a rare head whose CI is wide may join
     a tier above one ranked higher than it).
     """
-    board = _Field.of(heads, results_dir, emb_set, suite, n_boot, seed)
+    return _tiers(_Field.of(heads, results_dir, emb_set, suite, n_boot, seed))
+
+
+def _tiers(board: _Field) -> dict[str, int | None]:
     out: dict[str, int | None] = {h.name: None for h in board.heads}
     left = [i for i, h in enumerate(board.heads) if not h.reference]
     tier = 0
@@ -460,7 +466,10 @@ def pairwise(heads: Iterable[dict[str, Any] | str], results_dir: str | Path,
              emb_set: EmbeddingSet, suite: Suite | str = DEFAULT_SUITE, *, n_boot: int = 1000,
              seed: int = 0) -> PairwiseMatrix:
     """The paired overall Δ of every pair of heads (reference heads included, flagged)."""
-    board = _Field.of(heads, results_dir, emb_set, suite, n_boot, seed)
+    return _pairwise(_Field.of(heads, results_dir, emb_set, suite, n_boot, seed))
+
+
+def _pairwise(board: _Field) -> PairwiseMatrix:
     point, reps = board.reps[OVERALL]
     n = len(board.heads)
     cells = {k: np.zeros((n, n)) for k in ("delta", "lo", "hi")}
@@ -472,7 +481,16 @@ def pairwise(heads: Iterable[dict[str, Any] | str], results_dir: str | Path,
                 cells["delta"][i, j], (cells["lo"][i, j], cells["hi"][i, j]) = d.delta, d.ci95
                 p[i, j] = d.p_value
     return PairwiseMatrix(board.names, [h.reference for h in board.heads], point.copy(),
-                          cells["delta"], cells["lo"], cells["hi"], p, board.suite.name, n_boot)
+                          cells["delta"], cells["lo"], cells["hi"], p, board.suite.name, board.n_boot)
+
+
+def board_statistics(heads: Iterable[dict[str, Any] | str], results_dir: str | Path,
+                     emb_set: EmbeddingSet, suite: Suite | str = DEFAULT_SUITE, *, n_boot: int = 1000,
+                     seed: int = 0) -> tuple[dict[str, PairedDelta], dict[str, int | None], PairwiseMatrix]:
+    """:func:`versus_leader`, :func:`tiers` and :func:`pairwise` from one reading of the raw scores
+    and one set of resamples (what a leaderboard table needs), equal to calling the three."""
+    board = _Field.of(heads, results_dir, emb_set, suite, n_boot, seed)
+    return _versus_leader(board), _tiers(board), _pairwise(board)
 
 
 def comparison_text(result: PairedDelta, set_ref: str = "") -> str:

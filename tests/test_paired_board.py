@@ -9,7 +9,7 @@ from harness.leaderboard import build_groups, render_site
 from harness.paths import repo_path
 from harness.results import load_records
 from harness.runner import Runner, RunOptions
-from harness.significance import tiers, versus_leader
+from harness.significance import board_statistics, pairwise, tiers, versus_leader
 from harness.tables import markdown_from_groups as markdown_table
 from tests.tinyset import make_tiny_set
 
@@ -76,10 +76,25 @@ def test_the_paired_verdict_overrides_overlapping_intervals(board, monkeypatch):
 
     emb, results, cache = board
     monkeypatch.setenv("REWARDHEADS_CACHE", str(cache))
-    real = sig.versus_leader
+    real = sig.board_statistics
+
+    def forced(*a, v, **k):
+        deltas, tier_of, matrix = real(*a, **k)
+        return ({name: SimpleNamespace(delta=d.delta, ci95=d.ci95, significant=v) for name, d in deltas.items()},
+                tier_of, matrix)
+
     for verdict in (True, False):
-        monkeypatch.setattr(sig, "versus_leader", lambda *a, v=verdict, **k: {
-            name: SimpleNamespace(delta=d.delta, ci95=d.ci95, significant=v) for name, d in real(*a, **k).items()})
+        monkeypatch.setattr(sig, "board_statistics", lambda *a, v=verdict, **k: forced(*a, v=v, **k))
         (g,) = [g for g in build_groups(load_records(results)[0], results) if g.suite.name == "rewardbench-v1"]
         ranked = [r for r in g.rows if r.rank is not None and not r.leader]
         assert ranked and all(r.tied == (not verdict) for r in ranked)
+
+
+def test_one_reading_of_the_scores_gives_the_three_statistics(board):
+    emb, results, _ = board
+    records = load_records(results)[0]
+    deltas, tier_of, matrix = board_statistics(records, results, emb)
+    assert deltas == versus_leader(records, results, emb) and tier_of == tiers(records, results, emb)
+    alone = pairwise(records, results, emb)
+    assert matrix.names == alone.names and (matrix.delta == alone.delta).all()
+    assert (matrix.p_value == alone.p_value).all()
