@@ -347,6 +347,80 @@ def _run_arguments(p):
 cmd_run.add_arguments = _run_arguments
 
 
+@command("tune", "choose a head's hyper-parameters on validation pairs from the training split (never a test suite)")
+def cmd_tune(args) -> int:
+    import json
+
+    from harness.embedset import EmbeddingSet, resolve_set
+    from harness.fileio import atomic_write_json
+    from harness.paths import WORKSPACE, project_path
+    from harness.submissions import load_submission, parse_grid
+    from harness.tuning import tune
+
+    sub = load_submission(args.path)
+    if sub.variants:
+        raise HarnessError(f"{args.path / 'submission.toml'}: declares [variants]; tune searches a folder's "
+                           "[params] (copy the folder without its [variants] to tune one)")
+    if args.grid:
+        axes = {}
+        for combo in parse_grid(args.grid):
+            for key, value in combo.items():
+                axes.setdefault(key, [])
+                if value not in axes[key]:
+                    axes[key].append(value)
+    else:
+        axes = dict(sub.tuning.get("grid") or {})
+    emb_set = EmbeddingSet.open(resolve_set(args.set))
+    root = args.out or project_path(WORKSPACE, "tune")
+    options = {"seeds": _seed_list(args.seeds), "jobs": args.jobs or os.cpu_count() or 1,
+               "isolation": args.isolation, "limits": _limits(args), "n_boot": 200,
+               "progress": not args.no_progress, "command": "rewardheads " + shlex.join(args.argv)}
+    print(terminal(f"tune {sub.name} on validation pairs of {emb_set.ref}'s training split "
+                   f"({args.validation:.0%} of each split's prompts, seed {args.validation_seed}); "
+                   f"grid {axes}"), flush=True)
+    result = tune(args.path, emb_set, axes, root=root / "sets", results=root / "results", options=options,
+                  fraction=args.validation, seed=args.validation_seed,
+                  log=lambda line: print(terminal(line), flush=True))
+    from tabulate import tabulate
+
+    def pct(value):
+        return "" if value is None else f"{100 * value:.1f}"
+
+    rows = [{**{k: terminal(json.dumps(v)) for k, v in p.params.items()},
+             "validation": pct(p.mean), "seed sd": pct(p.std),
+             **{terminal(k): pct(v) for k, v in p.sections.items()},
+             "status": terminal(p.status if p.status == "ok" else f"{p.status}: {p.error[:60]}")}
+            for p in result.points]
+    print(tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True))
+    report = root / f"{sub.name}.json"
+    atomic_write_json(report, result.to_json())
+    best = result.best
+    print(terminal(f"best: {best.params} at {100 * best.mean:.1f} (in-distribution overall on validation pairs); "
+                   f"table in {shown_path(report)}"))
+    print("put the chosen values in [params] and this table in submission.toml:\n")
+    for line in result.toml().splitlines():
+        print(terminal(line))
+    return 0
+
+
+def _tune_arguments(p):
+    p.add_argument("path", type=Path, help="the submission folder")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="values to try (several --grid: every combination; default: [tuning] grid)")
+    p.add_argument("--set", help="set folder or NAME@VERSION whose training split is used (default: the bundled set)")
+    p.add_argument("--validation", type=float, default=0.1, help="fraction of each training split's prompts held out")
+    p.add_argument("--validation-seed", type=int, default=0, help="seed of the held-out draw")
+    p.add_argument("--seeds", help="N or a list 0,1,2 (default: the submission's own)")
+    p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--out", type=Path, default=None,
+                   help="where validation sets and results go (default: workspace/tune)")
+    p.add_argument("--no-progress", action="store_true")
+    _sandbox_arguments(p)
+
+
+cmd_tune.add_arguments = _tune_arguments
+
+
 @command("validate", "run the conformance checks CI runs on a pull request")
 def cmd_validate(args) -> int:
     from harness.runner import validate

@@ -30,6 +30,12 @@ seeds = [0, 1, 2]
 l2 = 1e-3
 steps = 200
 lr = 0.1
+
+[tuning]
+# how [params] were chosen, on training data only: "grid" (rewardheads tune prints this table),
+# "in-fit", "fixed" or "none"
+method = "fixed"
+note = "Scaffold defaults, not searched."
 '''
 
 HEAD = '''"""{name}: a Bradley-Terry linear reward head trained by gradient descent (a starting point).

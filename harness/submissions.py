@@ -68,6 +68,7 @@ class Submission:
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # declared [variants.NAME] tables
     readout: tuple[str, ...] = ()  # params that only change how a fitted model is read out
     variant_name: str = ""  # which declared variant this is ("" for the folder itself)
+    tuning: dict[str, Any] = field(default_factory=dict)  # [tuning]: how [params] were chosen
 
     @property
     def base_name(self) -> str:
@@ -160,6 +161,7 @@ class Submission:
             **({"variant_of": self.base_name} if self.overrides or self.variant_name else {}),
             **({"variant": self.variant_name} if self.variant_name else {}),
             **({"overrides": dict(self.overrides)} if self.overrides else {}),
+            **({"tuning": dict(self.tuning)} if self.tuning and not self.overrides else {}),
         }
 
 
@@ -177,6 +179,7 @@ _SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "links": (dict, False),
     "readout": (list, False),
     "variants": (dict, False),
+    "tuning": (dict, False),
 }
 
 
@@ -306,6 +309,50 @@ def _check_readout(where: str, readout: list, params: dict, variants: dict) -> t
     return tuple(readout)
 
 
+TUNING_METHODS = {
+    "grid": "grid search by `rewardheads tune` on validation pairs carved from a set's training split",
+    "in-fit": "chosen inside fit() on a validation part of the training pairs it is given",
+    "fixed": "taken as published or as a default, not chosen on any data",
+    "none": "the head has no hyper-parameters",
+}
+TUNING_KEYS = {"method", "note", "set", "validation", "validation_seed", "seeds", "grid", "chosen"}
+
+
+def _check_tuning(where: str, tuning: dict, params: dict) -> dict[str, Any]:
+    """``[tuning]``: how [params] were chosen. A grid search names its set, validation fraction,
+    grid and choice, and the choice must be what [params] holds."""
+    unknown = sorted(set(tuning) - TUNING_KEYS)
+    if unknown:
+        raise SubmissionError(f"{where}: unknown key(s) in [tuning]: {', '.join(_show(k) for k in unknown)} "
+                              f"(allowed: {', '.join(sorted(TUNING_KEYS))})")
+    method = tuning.get("method")
+    if method not in TUNING_METHODS:
+        raise SubmissionError(f"{where}: tuning.method = {_show(method)} is not one of {', '.join(TUNING_METHODS)}")
+    if not isinstance(tuning.get("note", ""), str):
+        raise SubmissionError(f"{where}: tuning.note must be a str")
+    _check_text(where, "tuning.note", tuning.get("note", ""), TEXT_LIMITS["description"], empty=True)
+    _check_param(where, "tuning", {k: v for k, v in tuning.items() if k != "note"}, 0)
+    if method != "grid":
+        extra = sorted(set(tuning) - {"method", "note"})
+        if extra:
+            raise SubmissionError(f"{where}: tuning.{extra[0]} belongs to method = \"grid\" only")
+        return dict(tuning)
+    for key, kind in (("set", str), ("validation", (int, float)), ("grid", dict), ("chosen", dict)):
+        if not isinstance(tuning.get(key), kind):
+            raise SubmissionError(f"{where}: tuning.method = \"grid\" needs tuning.{key}")
+    grid, chosen = tuning["grid"], tuning["chosen"]
+    for key, value in chosen.items():
+        values = grid.get(key)
+        if not isinstance(values, list) or value not in values:
+            raise SubmissionError(f"{where}: tuning.chosen.{key} = {_show(value)} is not one of tuning.grid.{key}")
+        if key not in params or params[key] != value:
+            raise SubmissionError(f"{where}: tuning.chosen.{key} = {_show(value)} but [params] has "
+                                  f"{_show(params.get(key))}: copy the chosen value into [params]")
+    if set(chosen) != set(grid):
+        raise SubmissionError(f"{where}: tuning.chosen must give a value for every key of tuning.grid")
+    return dict(tuning)
+
+
 def _check_entry_point(where: str, root: Path, entry: str) -> None:
     """``relative/path.py:Class``: a regular ``.py`` file inside the folder, reached without symlinks."""
     _check_text(where, "entry_point", entry, TEXT_LIMITS["entry_point"])
@@ -384,13 +431,14 @@ def load_submission(path: str | Path) -> Submission:
     links = _check_links(where, meta.get("links", {}))
     variants = _check_variants(where, meta.get("variants", {}), params)
     readout = _check_readout(where, meta.get("readout", []), params, variants)
+    tuning = _check_tuning(where, meta["tuning"], params) if "tuning" in meta else {}
     root = path.resolve()
     _check_entry_point(where, root, meta["entry_point"])
     return Submission(
         path=root, name=meta["name"], version=meta["version"], family=meta["family"],
         description=meta["description"], authors=tuple(authors), license=meta["license"],
         entry_point=meta["entry_point"], seeds=seeds, params=params, links=links, variants=variants,
-        readout=readout,
+        readout=readout, tuning=tuning,
     )
 
 
@@ -423,8 +471,26 @@ def parse_grid(texts: list[str]) -> list[dict[str, Any]]:
         key, sep, raw = text.partition("=")
         if not sep or not key or not raw:
             raise SubmissionError(f"--grid {text!r}: expected KEY=V1,V2,..., e.g. C=0.01,0.1,1")
-        axes.append([(key.strip(), parse_param(f"{key}={v}")[1]) for v in raw.split(",")])
+        axes.append([(key.strip(), parse_param(f"{key}={v}")[1]) for v in _top_level_items(raw)])
     return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+
+
+def _top_level_items(text: str) -> list[str]:
+    """``1,[2, 3],"a,b"`` → ``["1", "[2, 3]", '"a,b"']``: commas inside brackets or quotes stay."""
+    items, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    return [*items, text[start:]]
 
 
 def check_placeholders(sub: Submission) -> None:

@@ -201,7 +201,7 @@ def test_unknown_fields_name_the_nearest_known_one(tmp_path):
     message = refusal(make_folder(tmp_path, entry_point=None, entrypoint='"head.py:Head"', colour="1"))
     assert message == ("TOML: unknown field(s) 'colour', 'entrypoint' (did you mean 'entry_point'?) (allowed: name, "
                        "version, family, description, authors, license, entry_point, seeds, params, links, readout, "
-                       "variants)")
+                       "variants, tuning)")
 
 
 def test_unreadable_toml_is_one_line(tmp_path):
