@@ -624,7 +624,8 @@ cmd_compare.add_arguments = _compare_arguments
 
 
 @command("study", "reproducible studies: `study ensembles` (do ensembles beat a single head?), "
-                  "`study backbones` (do head rankings survive a change of embedding model?)")
+                  "`study backbones` (do head rankings survive a change of embedding model?), "
+                  "`study sources` (which training source teaches which section?)")
 def cmd_study(args) -> int:
     from harness.embedset import EmbeddingSet, resolve_set
     from harness.paths import project_path
@@ -638,6 +639,14 @@ def cmd_study(args) -> int:
         first, second = (EmbeddingSet.open(resolve_set(s)) for s in args.sets)
         path = run_backbone_study(first, second, args.results or project_path("results"), args.out,
                                   n_boot=args.n_boot, command=command)
+    elif args.which == "sources":
+        from harness.study_sources import write_source_study
+
+        emb_set = EmbeddingSet.open(resolve_set(args.set))
+        out = args.out / f"source-study-{emb_set.name}-{emb_set.version}.md"
+        path, _ = write_source_study(emb_set, args.head or project_path("submissions", "bt_linear"), out,
+                                     seeds=_seed_list(args.seeds if args.seeds != "5" else "3"), n_boot=args.n_boot,
+                                     command=command)
     else:
         from harness.study import run_ensemble_study
 
@@ -650,14 +659,15 @@ def cmd_study(args) -> int:
 
 
 def _study_arguments(p):
-    p.add_argument("which", choices=["ensembles", "backbones"])
-    p.add_argument("--set", help="ensembles: set folder or NAME@VERSION (default: the bundled mini@1)")
+    p.add_argument("which", choices=["ensembles", "backbones", "sources"])
+    p.add_argument("--set", help="ensembles, sources: set folder or NAME@VERSION (default: the bundled mini@1)")
+    p.add_argument("--head", type=Path, help="sources: the submission folder to fit (default: submissions/bt_linear)")
     p.add_argument("--sets", nargs="+", default=["mini@1", "minilm@1"],
                    help="backbones: the two sets holding the same texts (default: mini@1 minilm@1)")
-    p.add_argument("--seeds", default="5", help="ensembles: N (seeds 0..N-1) or a list 0,1,2")
+    p.add_argument("--seeds", default="5", help="ensembles: N (seeds 0..N-1) or a list 0,1,2 (sources: default 3)")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--force", action="store_true")
-    p.add_argument("--n-boot", type=int, default=1000, help="backbones: bootstrap resamples")
+    p.add_argument("--n-boot", type=int, default=1000, help="backbones, sources: bootstrap resamples")
     p.add_argument("--out", type=Path, default=Path("docs"), help="where the report and plot go")
     p.add_argument("--results", type=Path, help="results folder (ensembles: results/study-ensembles; "
                                                 "backbones: results)")
