@@ -48,12 +48,14 @@ from harness.protocol import Job, ProtocolError, WorkerReport, clean_line, clean
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS")
 #: The same float results on every x86-64 CPU with AVX2, with or without AVX-512: torch's own
-#: kernels run their AVX2 build and MKL its conditional-numerical-reproducibility mode for AVX2.
+#: kernels run their AVX2 build and MKL its conditional-numerical-reproducibility mode for AVX2,
+#: strict (else MKL's results depend on the arrays' memory alignment and move by an ulp between
+#: runs: armo_moe did).
 #: Unpinned, a torch head fitted on an AVX-512 machine differs from an AVX2 one by up to 0.6
 #: points; pinned it costs nothing measurable (bt_ensemble's fit 23.6 s vs 23.8 s). The
 #: portable scalar paths ("default", "COMPATIBLE") would also cover CPUs without AVX2, at 2.6x
 #: the fit time. numpy/scipy heads need nothing here (OpenBLAS gave identical scores on both).
-PORTABLE_MATH = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}
+PORTABLE_MATH = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT"}
 ISA_OVERRIDES = ("MKL_ENABLE_INSTRUCTIONS",)  # passed through: lets a test emulate an older CPU
 SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime")
