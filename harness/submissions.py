@@ -340,6 +340,9 @@ def _check_tuning(where: str, tuning: dict, params: dict) -> dict[str, Any]:
     for key, kind in (("set", str), ("validation", (int, float)), ("grid", dict), ("chosen", dict)):
         if not isinstance(tuning.get(key), kind):
             raise SubmissionError(f"{where}: tuning.method = \"grid\" needs tuning.{key}")
+    if isinstance(tuning["validation"], bool) or not 0 < tuning["validation"] <= 0.5:
+        raise SubmissionError(f"{where}: tuning.validation = {_show(tuning['validation'])} must be a fraction "
+                              "in (0, 0.5]")
     grid, chosen = tuning["grid"], tuning["chosen"]
     for key, value in chosen.items():
         values = grid.get(key)

@@ -155,6 +155,8 @@ def test_tune_refuses_bad_input_in_one_line(emb, tmp_path, capsys):
     ('method = "on the test set"', "tuning.method"),
     ('method = "fixed"\ngrid = { sign = [1.0] }', 'belongs to method = "grid" only'),
     ('method = "grid"\nset = "mini@1"', "needs tuning.validation"),
+    ('method = "grid"\nset = "mini@1"\nvalidation = 7\ngrid = { sign = [1.0] }\nchosen = { sign = 1.0 }',
+     "must be a fraction"),
     ('method = "none"\nwhen = "yesterday"', "unknown key"),
     ('method = "fixed"\nnote = "from \\u202e the paper"', "control character"),
 ])
