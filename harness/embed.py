@@ -777,6 +777,21 @@ def _store(array: np.ndarray, dtype: str) -> np.ndarray:
     return array.astype(dtype)
 
 
+def stored_texts(plan: Plan, s_index: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Split ``s_index``'s texts in the order its set stores them: for a pairs split, (chosen
+    texts, rejected texts), one per record in record order; for a test split, (its rows in the
+    shuffled order, None). :func:`assemble` writes this layout and :func:`add_set_to_cache`
+    reads it back."""
+    sel = np.flatnonzero(plan.text_split == s_index)
+    split = plan.splits[s_index]
+    if split["kind"] == "pairs":
+        records = split["records"]
+        is_chosen = np.array([records[r]["chosen"][k] for r, k in
+                              zip(plan.text_record[sel], plan.text_response[sel], strict=True)], bool)
+        return sel[is_chosen], sel[~is_chosen]
+    return sel[np.random.default_rng(plan.config.shuffle_seed).permutation(len(sel))], None
+
+
 def assemble(plan: Plan, full: np.ndarray, prompt: np.ndarray, intact: np.ndarray, out_root: Path,
              runs: list[dict[str, Any]] | None = None) -> Path:
     """Write the set: pairs splits as chosen/rejected arrays, test splits shuffled with labels.
@@ -798,21 +813,17 @@ def assemble(plan: Plan, full: np.ndarray, prompt: np.ndarray, intact: np.ndarra
     )
     for s_index, split in enumerate(plan.splits):
         sel = np.flatnonzero(plan.text_split == s_index)
-        rec, resp = plan.text_record[sel], plan.text_response[sel]
-        p_tok = plan.prompt_len[sel]
-        r_tok = lengths[sel] - p_tok
         info = {"source": split["source"], "dataset": split["dataset"], "decontaminated": split["decontaminated"],
                 "truncated": int(truncated[sel].sum()), "limit": split["limit"],
                 **{k: split[k] for k in ("malformed_skipped", "overlaps_heldout", "held_out_of", "holdout")
                    if split.get(k)}}
         records = split["records"]
         if split["kind"] == "pairs":
-            is_chosen = np.array([records[r]["chosen"][k] for r, k in zip(rec, resp, strict=True)])
-            c, j = sel[is_chosen], sel[~is_chosen]  # texts are in record order, one of each per record
+            c, j = stored_texts(plan, s_index)  # one chosen and one rejected text per record
             meta = pd.DataFrame({
                 "id": [r["id"] for r in records], "subset": [r["subset"] for r in records],
-                "prompt_tokens": p_tok[is_chosen], "chosen_tokens": r_tok[is_chosen],
-                "rejected_tokens": r_tok[~is_chosen], "truncated": truncated[c] | truncated[j],
+                "prompt_tokens": plan.prompt_len[c], "chosen_tokens": lengths[c] - plan.prompt_len[c],
+                "rejected_tokens": lengths[j] - plan.prompt_len[j], "truncated": truncated[c] | truncated[j],
             })
             objectives = sorted({o for r in records for o in r["ratings"]})
             for o in objectives:
@@ -824,8 +835,8 @@ def assemble(plan: Plan, full: np.ndarray, prompt: np.ndarray, intact: np.ndarra
                              rejected=_store(full[j], cfg.store_dtype), prompt=_store(prompt[c], cfg.store_dtype),
                              meta=meta, objectives=objectives, **info)
         else:
-            perm = np.random.default_rng(cfg.shuffle_seed).permutation(len(sel))
-            sel, rec, resp = sel[perm], rec[perm], resp[perm]
+            sel, _ = stored_texts(plan, s_index)
+            rec, resp = plan.text_record[sel], plan.text_response[sel]
             meta = pd.DataFrame({
                 "row": np.arange(len(sel)), "item": rec,
                 "id": [records[r]["id"] for r in rec], "subset": [records[r]["subset"] for r in rec],
@@ -920,19 +931,17 @@ def add_set_to_cache(config: BuildConfig, specs: list[SplitSpec], set_path: str 
     keep_first = bool(info.get("keeps_first_token"))
     added = 0
     for s_index, split in enumerate(plan.splits):
-        sel = np.flatnonzero(plan.text_split == s_index)
         part = emb.split(split["name"])
         records = split["records"]
-        if split["kind"] == "pairs":
-            is_chosen = np.array([records[r]["chosen"][k] for r, k in
-                                  zip(plan.text_record[sel], plan.text_response[sel], strict=True)])
-            texts = np.r_[sel[is_chosen], sel[~is_chosen]]
+        first, second = stored_texts(plan, s_index)
+        if second is not None:
+            texts = np.r_[first, second]
             full = np.r_[np.asarray(part.chosen), np.asarray(part.rejected)]
             prompt = np.r_[np.asarray(part.prompt), np.asarray(part.prompt)]
             ids = [r["id"] for r in records]
             tokens = np.r_[part.meta["chosen_tokens"], part.meta["rejected_tokens"]]
         else:
-            texts = sel[np.random.default_rng(config.shuffle_seed).permutation(len(sel))]
+            texts = first
             full, prompt = np.asarray(part.response), np.asarray(part.prompt)
             ids = [records[r]["id"] for r in plan.text_record[texts]]
             tokens = part.meta["response_tokens"].to_numpy()

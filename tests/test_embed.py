@@ -677,6 +677,36 @@ def test_cache_embeds_only_new_texts_and_serves_the_same_numbers(tiny_llama, fix
             np.testing.assert_allclose(getattr(a, attr), getattr(b, attr), atol=ATOL)
 
 
+def test_a_built_set_seeds_the_cache_so_a_rebuild_embeds_nothing(tiny_llama, fixture_data, tmp_path):
+    """`rewardheads cache-set`: the vectors of a set built without the cache go into it, row by
+    row in the set's stored order (pairs as chosen/rejected, test rows shuffled); a new version
+    of the same recipe then takes every text from the cache and stores the same numbers."""
+    from harness.embed import add_set_to_cache
+
+    specs, cache = make_specs(fixture_data), tmp_path / "cache"
+    old = build(make_config(tiny_llama), specs, tmp_path / "old", progress=False, cache=False)
+    assert add_set_to_cache(make_config(tiny_llama), specs, old, cache=cache, progress=False) > 0
+    new = build(make_config(tiny_llama, version="2"), specs, tmp_path / "new", progress=False, cache=cache)
+    manifest = EmbeddingSet.open(new).manifest
+    texts = sum(v["rows"] * (2 if v["kind"] == "pairs" else 1) for v in manifest["splits"].values())
+    assert manifest["build"]["last_run"]["tokens"] == 0
+    assert manifest["build"]["last_run"]["cached_texts"] == texts
+    a, b = arrays(EmbeddingSet.open(old)), arrays(EmbeddingSet.open(new))
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    # a recipe that plans other rows is refused, naming the split
+    with pytest.raises(EmbedError, match="does not hold the rows this recipe plans"):
+        add_set_to_cache(make_config(tiny_llama), [replace_limit(specs[1], 1), specs[0], specs[2]], old, cache=cache,
+                         progress=False)
+
+
+def replace_limit(spec: SplitSpec, limit: int) -> SplitSpec:
+    from dataclasses import replace
+
+    return replace(spec, limit=limit)
+
+
 def test_cache_is_keyed_by_model_and_settings(tiny_llama, tiny_bert, fixture_data, tmp_path):
     from harness.embed import cache_settings
     from harness.embedcache import settings_digest
