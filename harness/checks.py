@@ -25,6 +25,9 @@ from harness.probe import repeat_mismatch
 from harness.submissions import Submission, SubmissionError, load_submission, make_head
 
 ALLOWED_PACKAGES = frozenset({"numpy", "scipy", "sklearn", "torch", "pandas", "harness"})
+#: The harness modules a head may use: the interface and the shared trainer (not the worker, the
+#: protocol or the runner, whose internals a head has no business touching).
+HEAD_API = frozenset({"heads", "training"})
 # modules (and everything under them) a head may not import or reach as an attribute
 FORBIDDEN_MODULES = frozenset({
     "socket", "ssl", "subprocess", "multiprocessing", "urllib", "http", "ftplib", "smtplib", "telnetlib",
@@ -97,6 +100,8 @@ class _ImportPolicy(ast.NodeVisitor):
             if ".".join(parts[:i]) in FORBIDDEN_MODULES:
                 reason = "network, process, pickle, native-code, import-machinery or introspection module"
                 return self.refuse(node, f"{verb}{dotted} ({reason})")
+        if parts[0] == "harness" and len(parts) > 1 and parts[1] not in HEAD_API and not parts[1].startswith("__"):
+            return self.refuse(node, f"{verb}{dotted} (a head may use harness.heads and harness.training only)")
         if len(parts) > 1 and parts[0] in FORBIDDEN_MEMBERS:
             pattern, reason = FORBIDDEN_MEMBERS[parts[0]]
             if pattern.fullmatch(parts[1]):

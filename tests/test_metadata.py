@@ -433,3 +433,24 @@ def test_imported_modules_and_dependencies_are_top_level_names(tmp_path):
     assert imported_modules(source) == {"numpy", "torch", "sklearn", "math"}
     sub = load_submission(make_folder(tmp_path, head=source + HEAD))
     assert head_dependencies(sub) == ["numpy", "sklearn", "torch"]
+
+
+def test_a_head_may_use_the_head_api_of_the_harness_only(tmp_path):
+    from harness.checks import run_static_checks
+
+    def refusal_of(source: str) -> str:
+        folder = tmp_path / f"h{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        (folder / "submission.toml").write_text(
+            'name = "%s"\nversion = "1.0.0"\nfamily = "other"\ndescription = "d"\nauthors = ["a"]\n'
+            'license = "MIT"\nentry_point = "head.py:Head"\n' % folder.name)
+        (folder / "head.py").write_text(source + "\n\nclass Head:\n    def fit(self, train, *, seed):\n        pass\n\n"
+                                        "    def score(self, batch):\n        return batch.response[:, 0]\n")
+        _, checks = run_static_checks(folder)
+        return " ".join(c.message for c in checks if not c.passed)
+
+    assert refusal_of("from harness.heads import BaseHead\nfrom harness.training import seeded") == ""
+    assert "harness.heads and harness.training only" in refusal_of("from harness import worker")
+    assert "harness.heads and harness.training only" in refusal_of("import harness.protocol")
+    assert "harness.heads and harness.training only" in refusal_of("import harness\nX = harness.sandbox.Sandbox")
+    assert refusal_of("import harness\nX = harness.__file__") == ""  # a path, not an API
