@@ -442,8 +442,8 @@ def test_a_head_may_use_the_head_api_of_the_harness_only(tmp_path):
         folder = tmp_path / f"h{len(list(tmp_path.iterdir()))}"
         folder.mkdir()
         (folder / "submission.toml").write_text(
-            'name = "%s"\nversion = "1.0.0"\nfamily = "other"\ndescription = "d"\nauthors = ["a"]\n'
-            'license = "MIT"\nentry_point = "head.py:Head"\n' % folder.name)
+            f'name = "{folder.name}"\nversion = "1.0.0"\nfamily = "other"\ndescription = "d"\nauthors = ["a"]\n'
+            'license = "MIT"\nentry_point = "head.py:Head"\n')
         (folder / "head.py").write_text(source + "\n\nclass Head:\n    def fit(self, train, *, seed):\n        pass\n\n"
                                         "    def score(self, batch):\n        return batch.response[:, 0]\n")
         _, checks = run_static_checks(folder)
