@@ -354,22 +354,11 @@ def cmd_tune(args) -> int:
     from harness.embedset import EmbeddingSet, resolve_set
     from harness.fileio import atomic_write_json
     from harness.paths import WORKSPACE, project_path
-    from harness.submissions import load_submission, parse_grid
+    from harness.submissions import load_submission, parse_axes
     from harness.tuning import tune
 
     sub = load_submission(args.path)
-    if sub.variants:
-        raise HarnessError(f"{args.path / 'submission.toml'}: declares [variants]; tune searches a folder's "
-                           "[params] (copy the folder without its [variants] to tune one)")
-    if args.grid:
-        axes = {}
-        for combo in parse_grid(args.grid):
-            for key, value in combo.items():
-                axes.setdefault(key, [])
-                if value not in axes[key]:
-                    axes[key].append(value)
-    else:
-        axes = dict(sub.tuning.get("grid") or {})
+    axes = parse_axes(args.grid) if args.grid else dict(sub.tuning.get("grid") or {})
     emb_set = EmbeddingSet.open(resolve_set(args.set))
     root = args.out or project_path(WORKSPACE, "tune")
     options = {"seeds": _seed_list(args.seeds), "jobs": args.jobs or os.cpu_count() or 1,
@@ -645,7 +634,7 @@ def cmd_study(args) -> int:
         emb_set = EmbeddingSet.open(resolve_set(args.set))
         out = args.out / f"source-study-{emb_set.name}-{emb_set.version}.md"
         path, _ = write_source_study(emb_set, args.head or project_path("submissions", "bt_linear"), out,
-                                     seeds=_seed_list(args.seeds if args.seeds != "5" else "3"), n_boot=args.n_boot,
+                                     seeds=_seed_list(args.seeds or "3"), n_boot=args.n_boot,
                                      command=command)
     else:
         from harness.study import run_ensemble_study
@@ -653,7 +642,8 @@ def cmd_study(args) -> int:
         emb_set = EmbeddingSet.open(resolve_set(args.set))
         path = run_ensemble_study(emb_set, project_path("submissions"), args.out,
                                   args.results or project_path("results", "study-ensembles"),
-                                  seeds=_seed_list(args.seeds), jobs=args.jobs, force=args.force, command=command)
+                                  seeds=_seed_list(args.seeds or "5"), jobs=args.jobs, force=args.force,
+                                  command=command)
     print(f"wrote {path}")
     return 0
 
@@ -664,7 +654,7 @@ def _study_arguments(p):
     p.add_argument("--head", type=Path, help="sources: the submission folder to fit (default: submissions/bt_linear)")
     p.add_argument("--sets", nargs="+", default=["mini@1", "minilm@1"],
                    help="backbones: the two sets holding the same texts (default: mini@1 minilm@1)")
-    p.add_argument("--seeds", default="5", help="ensembles: N (seeds 0..N-1) or a list 0,1,2 (sources: default 3)")
+    p.add_argument("--seeds", help="N (seeds 0..N-1) or a list 0,1,2 (default: ensembles 5, sources 3)")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--force", action="store_true")
     p.add_argument("--n-boot", type=int, default=1000, help="backbones, sources: bootstrap resamples")

@@ -469,13 +469,20 @@ def parse_grid(texts: list[str]) -> list[dict[str, Any]]:
     """``--grid KEY=V1,V2`` options as the list of their combinations (a cartesian product)."""
     import itertools
 
-    axes = []
+    axes = parse_axes(texts)
+    return [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
+
+
+def parse_axes(texts: list[str]) -> dict[str, list[Any]]:
+    """``--grid KEY=V1,V2`` options as ``{KEY: [V1, V2]}``, in the order given."""
+    axes = {}
     for text in texts:
         key, sep, raw = text.partition("=")
         if not sep or not key or not raw:
             raise SubmissionError(f"--grid {text!r}: expected KEY=V1,V2,..., e.g. C=0.01,0.1,1")
-        axes.append([(key.strip(), parse_param(f"{key}={v}")[1]) for v in _top_level_items(raw)])
-    return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+        values = [parse_param(f"{key}={v}")[1] for v in _top_level_items(raw)]
+        axes[key.strip()] = [v for i, v in enumerate(values) if v not in values[:i]]  # each value once
+    return axes
 
 
 def _top_level_items(text: str) -> list[str]:

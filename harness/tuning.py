@@ -30,7 +30,6 @@ from harness.errors import HarnessError
 from harness.suites.in_distribution import IN_DISTRIBUTION_SECTIONS
 
 KNOWN_SUBSETS = frozenset(s for subsets in IN_DISTRIBUTION_SECTIONS.values() for s in subsets)
-METHODS = ("grid", "in-fit", "fixed", "none")
 VALIDATION_PREFIX = "validation/"
 
 
@@ -89,6 +88,8 @@ def validation_set(emb: EmbeddingSet, root: str | os.PathLike, fraction: float =
     train = emb.train_splits()
     if not train:
         raise TuneError(f"{emb.ref}: no training splits to carve validation pairs from")
+    import pandas as pd
+
     writer = SetWriter(root, emb.name, version, model=emb.manifest.get("model", {}),
                        build=emb.manifest.get("build", {}),
                        validation={"of": emb.ref, "of_manifest_sha256": emb.manifest_sha256, "fraction": fraction,
@@ -114,8 +115,6 @@ def validation_set(emb: EmbeddingSet, root: str | os.PathLike, fraction: float =
         source = rows[item]
         response = np.where(is_chosen[:, None], chosen[source], rejected[source])
         table = meta.iloc[source].reset_index(drop=True)
-        import pandas as pd
-
         test_meta = pd.DataFrame({
             "row": np.arange(len(item)), "item": item, "id": table["id"].to_numpy(),
             "subset": np.asarray(subsets)[item], "prompt_tokens": table["prompt_tokens"].to_numpy(),
@@ -207,6 +206,9 @@ def tune(folder: Path, emb: EmbeddingSet, grid: Mapping[str, Sequence[Any]], *, 
     if not grid or not all(grid.values()):
         raise TuneError("tune: give a grid (--grid KEY=V1,V2 or [tuning] grid in submission.toml)")
     sub = load_submission(folder)
+    if sub.variants:
+        raise TuneError(f"{folder / 'submission.toml'}: declares [variants]; tune searches a folder's [params] "
+                        "(copy the folder without its [variants] to tune one)")
     unknown = sorted(set(grid) - set(sub.params))
     if unknown:
         raise TuneError(f"{folder / 'submission.toml'}: grid key(s) {', '.join(unknown)} are not in [params]")
@@ -217,15 +219,11 @@ def tune(folder: Path, emb: EmbeddingSet, grid: Mapping[str, Sequence[Any]], *, 
 
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     runner = Runner(val, RunOptions(results=results, force=True, **options), log=log)
-    records = runner.run([folder], combos)
-    by_params = {}
-    for record in records:
-        overrides = record["submission"].get("overrides") or {}
-        by_params[tuple(sorted((k, repr(v)) for k, v in overrides.items()))] = record
-    points = []
-    for combo in combos:
-        record = by_params.get(tuple(sorted((k, repr(v)) for k, v in combo.items())))
-        points.append(_point(record, combo) if record else GridPoint(combo, "", "missing"))
+    def key(params: Mapping[str, Any]) -> tuple:
+        return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+    by_params = {key(r["submission"].get("overrides") or {}): r for r in runner.run([folder], combos)}
+    points = [_point(by_params[key(c)], c) if key(c) in by_params else GridPoint(c, "", "missing") for c in combos]
     seeds = options.get("seeds") or list(sub.seeds)
     return TuneResult(sub.name, emb.ref, {"fraction": fraction, "seed": seed, "set": val.ref}, dict(grid), points,
                       list(seeds))

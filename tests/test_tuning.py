@@ -13,37 +13,19 @@ import pytest
 from harness.cli import main
 from harness.embedset import EmbeddingSet
 from harness.fileio import sha256_file
-from harness.paths import project_path
+from harness.paths import project_path, repo_path
 from harness.submissions import SubmissionError, discover, load_submission
 from harness.tuning import TuneError, source_subset, tune, validation_set
 
 TRAIN = {"train/hh-helpful-base": 60, "train/hh-harmless-base": 40, "train/ultrafeedback": 30}
 
-SIGNED_HEAD = '''import numpy as np
-
-
-class Head:
-    """Mean-difference direction times a sign: sign = -1 ranks every pair the wrong way round."""
-
-    def __init__(self, sign=1.0):
-        self.sign = sign
-
-    def fit(self, train, *, seed):
-        self.w_ = self.sign * (train.chosen - train.rejected).mean(axis=0)
-
-    def score(self, batch):
-        return batch.response.astype(np.float64) @ self.w_
-'''
-
-
 def signed_head(root: Path, tuning: str = "") -> Path:
-    folder = root / "signed"
-    folder.mkdir(parents=True)
-    (folder / "head.py").write_text(SIGNED_HEAD)
-    (folder / "submission.toml").write_text(
-        'name = "signed"\nversion = "1.0.0"\nfamily = "bradley-terry"\ndescription = "A signed mean difference"\n'
-        'authors = ["tests"]\nlicense = "MIT"\nentry_point = "head.py:Head"\nseeds = [0]\n\n'
-        f"[params]\nsign = 1.0\n{tuning}")
+    """A copy of the test head ``scaled_linear`` (mean chosen-minus-rejected direction times
+    ``scale``: scale = -1 ranks every pair the wrong way round), with ``tuning`` appended."""
+    folder = root / "scaled_linear"
+    shutil.copytree(repo_path("tests", "submissions", "scaled_linear"), folder)
+    with open(folder / "submission.toml", "a") as fh:
+        fh.write(tuning)
     return folder
 
 
@@ -109,53 +91,57 @@ def test_a_training_source_without_an_in_distribution_section_is_refused():
 
 def test_tune_picks_the_grid_point_that_wins_on_validation(emb, tmp_path):
     folder = signed_head(tmp_path)
-    result = tune(folder, emb, {"sign": [-1.0, 1.0]}, root=tmp_path / "sets", results=tmp_path / "results",
+    result = tune(folder, emb, {"scale": [-1.0, 1.0]}, root=tmp_path / "sets", results=tmp_path / "results",
                   options={"seeds": [0, 1], "isolation": "process", "n_boot": 50, "progress": False},
                   fraction=0.2, log=lambda _: None)
-    by_sign = {p.params["sign"]: p for p in result.points}
-    assert by_sign[1.0].mean > 0.6 and by_sign[-1.0].mean < 0.4  # the mean difference separates the pairs
-    assert result.best.params == {"sign": 1.0}
-    assert len(by_sign[1.0].per_seed) == 2
-    assert set(by_sign[1.0].sections) <= {"HH helpful", "HH harmless", "UltraFeedback"}
+    by_scale = {p.params["scale"]: p for p in result.points}
+    assert by_scale[1.0].mean > 0.6 and by_scale[-1.0].mean < 0.4  # the mean difference separates the pairs
+    assert result.best.params == {"scale": 1.0}
+    assert len(by_scale[1.0].per_seed) == 2
+    assert set(by_scale[1.0].sections) <= {"HH helpful", "HH harmless", "UltraFeedback"}
     # only the validation set's results were written: nothing was scored on the original set
     written = sorted(p.name for p in (tmp_path / "results").iterdir())
     assert written == [f"{emb.name}-{emb.version}-val20s0"]
     # the printed [tuning] table, pasted into submission.toml, is accepted
     pasted = signed_head(tmp_path / "pasted", "\n" + result.toml() + "\n")
-    assert load_submission(pasted).tuning["chosen"] == {"sign": 1.0}
+    assert load_submission(pasted).tuning["chosen"] == {"scale": 1.0}
 
 
 def test_rewardheads_tune_prints_the_table_and_writes_its_report(emb, tmp_path, capsys):
     folder = signed_head(tmp_path, '\n[tuning]\nmethod = "grid"\nset = "tiny@1"\nvalidation = 0.2\n'
-                                   'grid = { sign = [-1.0, 1.0] }\nchosen = { sign = 1.0 }\n')
+                                   'grid = { scale = [-1.0, 1.0] }\nchosen = { scale = 1.0 }\n')
     code = main(["tune", str(folder), "--set", str(emb.path), "--validation", "0.2", "--seeds", "1",
                  "--isolation", "process", "--out", str(tmp_path / "tune"), "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "best: {'sign': 1.0}" in out
+    assert "best: {'scale': 1.0}" in out
     table = out[out.index("[tuning]"):]
     parsed = tomllib.loads(table)["tuning"]
-    assert parsed["chosen"] == {"sign": 1.0} and parsed["grid"] == {"sign": [-1.0, 1.0]}
-    assert (tmp_path / "tune" / "signed.json").is_file()
+    assert parsed["chosen"] == {"scale": 1.0} and parsed["grid"] == {"scale": [-1.0, 1.0]}
+    assert (tmp_path / "tune" / "scaled_linear.json").is_file()
 
 
 def test_tune_refuses_bad_input_in_one_line(emb, tmp_path, capsys):
     folder = signed_head(tmp_path)
     assert main(["tune", str(folder), "--set", str(emb.path), "--grid", "width=1,2"]) != 0
     assert "not in [params]" in capsys.readouterr().err
-    assert main(["tune", str(folder), "--set", str(emb.path), "--grid", "sign=1,-1", "--validation", "0.9"]) != 0
+    assert main(["tune", str(folder), "--set", str(emb.path), "--grid", "scale=1,-1", "--validation", "0.9"]) != 0
     assert "validation fraction" in capsys.readouterr().err
+    with open(folder / "submission.toml", "a") as fh:
+        fh.write("\n[variants.half]\nscale = 0.5\n")
+    assert main(["tune", str(folder), "--set", str(emb.path), "--grid", "scale=1,-1"]) != 0
+    assert "declares [variants]" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("tuning, message", [
-    ('method = "grid"\nset = "mini@1"\nvalidation = 0.1\ngrid = { sign = [1.0, -1.0] }\nchosen = { sign = -1.0 }',
+    ('method = "grid"\nset = "mini@1"\nvalidation = 0.1\ngrid = { scale = [1.0, -1.0] }\nchosen = { scale = -1.0 }',
      "copy the chosen value into"),
-    ('method = "grid"\nset = "mini@1"\nvalidation = 0.1\ngrid = { sign = [-1.0] }\nchosen = { sign = 1.0 }',
-     "is not one of tuning.grid.sign"),
+    ('method = "grid"\nset = "mini@1"\nvalidation = 0.1\ngrid = { scale = [-1.0] }\nchosen = { scale = 1.0 }',
+     "is not one of tuning.grid.scale"),
     ('method = "on the test set"', "tuning.method"),
-    ('method = "fixed"\ngrid = { sign = [1.0] }', 'belongs to method = "grid" only'),
+    ('method = "fixed"\ngrid = { scale = [1.0] }', 'belongs to method = "grid" only'),
     ('method = "grid"\nset = "mini@1"', "needs tuning.validation"),
-    ('method = "grid"\nset = "mini@1"\nvalidation = 7\ngrid = { sign = [1.0] }\nchosen = { sign = 1.0 }',
+    ('method = "grid"\nset = "mini@1"\nvalidation = 7\ngrid = { scale = [1.0] }\nchosen = { scale = 1.0 }',
      "must be a fraction"),
     ('method = "none"\nwhen = "yesterday"', "unknown key"),
     ('method = "fixed"\nnote = "from \\u202e the paper"', "control character"),
@@ -181,7 +167,7 @@ def test_a_variant_run_does_not_claim_the_folder_s_tuning(tmp_path):
     folder = signed_head(tmp_path, '\n[tuning]\nmethod = "fixed"\nnote = "one"\n')
     sub = load_submission(folder)
     assert sub.record()["tuning"]["method"] == "fixed"
-    assert "tuning" not in sub.variant({"sign": -1.0}).record()
+    assert "tuning" not in sub.variant({"scale": -1.0}).record()
     shutil.rmtree(folder)
 
 
@@ -199,12 +185,12 @@ def test_the_head_s_page_says_how_its_hyper_parameters_were_chosen(emb, tmp_path
 
     note = "Searched <script>alert(1)</script> on | training pairs"
     folder = signed_head(tmp_path, '\n[tuning]\nmethod = "grid"\nset = "mini@1"\nvalidation = 0.1\n'
-                                   f'grid = {{ sign = [-1.0, 1.0] }}\nchosen = {{ sign = 1.0 }}\nnote = "{note}"\n')
+                                   f'grid = {{ scale = [-1.0, 1.0] }}\nchosen = {{ scale = 1.0 }}\nnote = "{note}"\n')
     results = tmp_path / "results"
     [record] = Runner(emb, RunOptions(results=results, seeds=[0], isolation="process", n_boot=50,
                                       progress=False), log=lambda _: None).run([folder])
-    assert record["submission"]["tuning"]["chosen"] == {"sign": 1.0}
+    assert record["submission"]["tuning"]["chosen"] == {"scale": 1.0}
     site = render_site(results, tmp_path / "site", warn=lambda _: None)
-    page = next((site.parent if site.is_file() else site).rglob("signed*.html")).read_text()
-    assert "by grid search" in page and "training split" in page and "<code>sign</code>" in page
+    page = next((site.parent if site.is_file() else site).rglob("scaled_linear*.html")).read_text()
+    assert "by grid search" in page and "training split" in page and "<code>scale</code>" in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
