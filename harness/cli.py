@@ -246,7 +246,7 @@ def cmd_run(args) -> int:
     options = RunOptions(results=results, seeds=_seed_list(args.seeds), jobs=args.jobs or os.cpu_count() or 1,
                          force=args.force, isolation=args.isolation, limits=_limits(args),
                          n_boot=args.n_boot, progress=not args.no_progress, verbose=args.verbose,
-                         command="rewardheads " + shlex.join(args.argv))
+                         control=not args.no_control, command="rewardheads " + shlex.join(args.argv))
     runner = Runner(emb_set, options, log=lambda line: print(terminal(line), flush=True))
     print(terminal(f"set {emb_set.ref} ({emb_set.manifest_sha256[:12]}), {len(paths)} submission(s)"
                    f"{f' x {len(variants)} variants' if len(variants) > 1 else ''}, {options.jobs} job(s) at a time, "
@@ -335,6 +335,9 @@ def _run_arguments(p):
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                    help="run one variant per value (several --grid: every combination)")
     p.add_argument("--verbose", action="store_true", help="stream each head's own output as it prints")
+    p.add_argument("--no-control", action="store_true",
+                   help="skip the label control (a second fit with every training preference reversed; see "
+                        "SECURITY.md): half the time for a quick look; the published leaderboard refuses such records")
     p.add_argument("--no-site", action="store_true", help="do not render the leaderboard at the end")
     p.add_argument("--force", action="store_true", help="rerun even if the inputs are unchanged")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")

@@ -450,7 +450,7 @@ def _load(results_dir: str | Path, warn: Callable[[str], None] | None, published
 
 
 def refuse_unsandboxed(records: Iterable[dict | ResultRecord]) -> None:
-    """The published board takes only results computed under bubblewrap (see SECURITY.md)."""
+    """The published board takes only results computed under bubblewrap, with the label control (SECURITY.md)."""
     typed = [r if isinstance(r, ResultRecord) else ResultRecord.of(r) for r in records]
     bad = sorted(r.submission.name for r in typed if r.ok and not r.sandboxed)
     if bad:
@@ -458,6 +458,34 @@ def refuse_unsandboxed(records: Iterable[dict | ResultRecord]) -> None:
                                f"{', '.join(terminal(b) for b in bad[:5])}{' ...' if len(bad) > 5 else ''}); "
                                "the published leaderboard refuses them: rerun with --isolation bwrap, "
                                "or pass --allow-unsandboxed for a private board")
+    bad = sorted(r.submission.name for r in typed if r.ok and not r.controlled)
+    if bad:
+        raise LeaderboardError(f"{len(bad)} result(s) were computed without the label control ("
+                               f"{', '.join(terminal(b) for b in bad[:5])}{' ...' if len(bad) > 5 else ''}); "
+                               "the published leaderboard refuses them: rerun without --no-control, "
+                               "or pass --allow-unsandboxed for a private board")
+
+
+def integrity_view(record: ResultRecord) -> dict[str, Any]:
+    """What a head page shows of a record's integrity checks, numbers only (a record is input):
+    the largest probe flip rate and, per suite, the label control's mirrored score and bias."""
+    integrity = record.extra.get("integrity")
+    integrity = integrity if isinstance(integrity, dict) else {}
+
+    def number(value: Any) -> float | None:
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    flips = integrity.get("probe_flip_rate")
+    flips = [f for f in map(number, flips) if f is not None] if isinstance(flips, list) else []
+    control = integrity.get("label_control")
+    suites = control.get("suites") if isinstance(control, dict) else None
+    return {
+        "flip": max(flips) if flips else None, "flip_limit": number(integrity.get("probe_limit")),
+        "control": None if not isinstance(suites, dict) else [
+            (get_suite(name).title if name in SUITES else name, number(v.get("mirrored")), number(v.get("bias")))
+            for name, v in suites.items() if isinstance(v, dict)],
+        "control_limit": number(control.get("limit")) if isinstance(control, dict) else None,
+    }
 
 
 def _stderr_warning(line: str) -> None:
@@ -615,7 +643,7 @@ def render_site(results_dir: str | Path, out_dir: str | Path, *,
     for slug, page in views.items():
         g, r = page[0]
         html = page_t.render(**common, g=g, r=r, views=page, rec=r.record, bib=_citation(r.record),
-                             root="../")
+                             integrity=integrity_view(r.record), root="../")
         _write_text(out_dir / "submissions" / f"{slug}.html", html)
     pages = {f"{slug}.html" for slug in views}
     _remove_stale_pages(out_dir / "submissions", pages)

@@ -226,6 +226,12 @@ class ResultRecord:
         return self.isolation == "bwrap"
 
     @property
+    def controlled(self) -> bool:
+        """Its head was also fitted with every training preference reversed (:mod:`harness.control`)."""
+        integrity = self.extra.get("integrity")
+        return isinstance(integrity, dict) and isinstance(integrity.get("label_control"), dict)
+
+    @property
     def headline(self) -> SuiteBlock | None:
         """The block of the record's own ``suite``."""
         return self.suites.get(self.suite)

@@ -22,6 +22,7 @@ import numpy as np
 
 from harness import __version__
 from harness.checks import CheckResult, head_dependencies, run_static_checks
+from harness.control import control_verdict, write_control_splits
 from harness.embedset import EmbeddingSet
 from harness.errors import HarnessError
 from harness.evaluation import (
@@ -54,6 +55,7 @@ class RunOptions:
     progress: bool = True
     verbose: bool = False  # stream each head's output as it prints
     command: str = ""
+    control: bool = True  # also fit every head with its training preferences reversed (harness.control)
 
 
 class Runner:
@@ -95,7 +97,8 @@ class Runner:
         return (old.get("status") == "ok" and all(old["submission"].get(k) == base["submission"].get(k) for k in same)
                 and old["set"]["manifest_sha256"] == base["set"]["manifest_sha256"]
                 and old["seeds"] == base["seeds"] and old["harness"] == base["harness"]
-                and old["suite"] == base["suite"] and raw_path(self.set_results, base["submission"]["name"]).is_file())
+                and old["suite"] == base["suite"] and raw_path(self.set_results, base["submission"]["name"]).is_file()
+                and (not self.opt.control or (old.get("integrity") or {}).get("label_control") is not None))
 
     def _previous(self, name: str) -> dict[str, Any] | None:
         """This set's record of ``name``: in the set's folder, else (old flat layout) directly
@@ -173,33 +176,37 @@ class Runner:
             names = ", ".join(running.values())
             bar.set_postfix_str(f"running: {names}" if names else "", refresh=True)
 
-        def work(index: int) -> tuple[int, tuple[list[ScoreCalls], JobResult]]:
+        def work(index: int) -> tuple[int, tuple[list[ScoreCalls], JobResult], tuple | None]:
             subs = [planned[k][0] for k in jobs[index]]
             seeds = planned[jobs[index][0]][2]
             with lock:
                 running[index] = f"{subs[0].base_name} ({len(seeds)} seed(s)" + (
                     f", {len(subs)} variants)" if len(subs) > 1 else ")")
                 show()
-            try:
-                outcome = self.run_job(subs, seeds, train, arrays, protected)
-            except HarnessError as err:  # e.g. a bind that would expose the set: this job fails, not the run
-                outcome = ([], JobResult("failed", str(err), self.sandbox.isolation, 0.0))
+            outcome, control = self._job(subs, seeds, train, arrays, protected), None
+            if self.opt.control and outcome[1].status == "ok":  # the same job again, every label reversed
+                with lock:
+                    running[index] = f"{subs[0].base_name} (label control)"
+                    show()
+                control = self._job(subs, seeds, train, arrays, protected, control=True)
             with lock:
                 running.pop(index, None)
                 bar.update()
                 show()
-            return index, outcome
+            return index, outcome, control
 
         finished: dict[int, dict[str, Any]] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.opt.jobs)) as pool:
-            done = ((index, k, j, outcome) for future in as_completed([pool.submit(work, i) for i in range(len(jobs))])
-                    for index, outcome in [future.result()] for j, k in enumerate(jobs[index]))
-            for index, k, j, (calls, job_result) in done:
+            done = ((index, k, j, outcome, control)
+                    for future in as_completed([pool.submit(work, i) for i in range(len(jobs))])
+                    for index, outcome, control in [future.result()] for j, k in enumerate(jobs[index]))
+            for index, k, j, (calls, job_result), control in done:
                 sub, base, seeds = planned[k]
-                results = [(calls[i] if calls else None, _seed_view(job_result, i, j, len(seeds), len(jobs[index])))
-                           for i in range(len(seeds))]
+                shape = (j, len(seeds), len(jobs[index]))
+                results = _seed_views(calls, job_result, *shape)
                 try:
-                    record = self._score(base, seeds, results, matrix, job_result)
+                    record = self._score(base, seeds, results, matrix, job_result,
+                                         control=(_seed_views(*control, *shape), control[1]) if control else None)
                 except Exception as err:  # noqa: BLE001 - never lose the other heads' results to one record
                     record = {**base, "status": "failed", "error": f"scoring failed: {type(err).__name__}: "
                               f"{clean_text(err, 300)}"}
@@ -214,17 +221,31 @@ class Runner:
         bar.close()
         return records + [finished[k] for k in range(len(planned))]
 
+    def _job(self, subs: list[Submission], seeds: list[int], train: list[Path], arrays: dict[str, np.ndarray],
+             protected: list[Path], control: bool = False) -> tuple[list[ScoreCalls], JobResult]:
+        """:meth:`run_job`, with a harness error (e.g. a bind that would expose the set) as the job's failure."""
+        try:
+            return self.run_job(subs, seeds, train, arrays, protected, control=control)
+        except HarnessError as err:
+            return [], JobResult("failed", str(err), self.sandbox.isolation, 0.0)
+
     def run_job(self, subs: list[Submission], seeds: list[int], train: list[Path], arrays: dict[str, np.ndarray],
-                protected: list[Path]) -> tuple[list[ScoreCalls], JobResult]:
+                protected: list[Path], control: bool = False) -> tuple[list[ScoreCalls], JobResult]:
         """One sandboxed process for the variants ``subs`` of one folder: per seed a fresh head, fitted
         once per distinct fit (variants differing only in read-out params share it), scored on that
-        seed's own freshly drawn secret score calls. Returns the calls per seed and the job's result."""
+        seed's own freshly drawn secret score calls. Returns the calls per seed and the job's result.
+
+        ``control``: the same job on copies of the training splits with every preference reversed
+        (:mod:`harness.control`); nothing inside the sandbox tells the two apart."""
         sub = subs[0]
         keys = [json.dumps(v.fit_params, sort_keys=True) if v.readout else f"own fit {j}" for j, v in enumerate(subs)]
         shared = [keys.index(key) for key in keys]  # the first variant with the same fit params
-        with tempfile.TemporaryDirectory(prefix="rewardheads-calls-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="rewardheads-calls-") as tmp, \
+                tempfile.TemporaryDirectory(prefix="rewardheads-train-") as flipped:
             folder = Path(tmp)
             os.chmod(folder, 0o755)  # the worker may read it as its own uid
+            if control:
+                train = write_control_splits(train, Path(flipped))
             calls, expect = [], {}
             for i in range(len(seeds)):
                 rng = secret_rng()  # every seed its own secret draw
@@ -247,39 +268,29 @@ class Runner:
         return calls, result
 
     def _score(self, base: dict[str, Any], seeds: list[int], results: list[tuple[ScoreCalls, JobResult]],
-               matrix: ScoringMatrix, job: JobResult | None = None) -> dict[str, Any]:
-        """A record from one variant's per-seed results (``job``: the whole process's, naming the seed it failed on)."""
+               matrix: ScoringMatrix, job: JobResult | None = None, control: tuple | None = None) -> dict[str, Any]:
+        """A record from one variant's per-seed results (``job``: the whole process's, naming the seed it
+        failed on); ``control``: ``(per-seed results, job)`` of the same job with every training preference reversed."""
         cost = _cost([r for _, r in results])
-        bad = next(((s, r) for s, (_, r) in zip(seeds, results, strict=True) if r.status != "ok"), None)
-        if bad is not None:
-            seed, r = bad
-            at = job.report.at if job is not None and job.report is not None else None
-            where = (f"seed {seeds[at]}" if at is not None else f"seed {seed}" if len(seeds) == 1
-                     else f"seeds {', '.join(map(str, seeds))}")
-            return {**base, "status": r.status, "error": f"{where}: {r.error}", "cost": cost}
-        n, items = len(matrix), matrix.items()
-        per_seed_scores, flips = [], []
-        for seed, (calls, r) in zip(seeds, results, strict=True):
-            clean, perturbed, repeat_diff = calls.unpack(r.arrays, n)
-            if repeat_diff != 0:
-                return {**base, "status": "failed", "cost": cost, "error": (
-                    f"seed {seed}: scores depend on row order or batch company (a row scored twice differed "
-                    f"by {repeat_diff:.3g}); make score() row-wise, e.g. with harness.heads.score_rows")}
-            flip = flip_rate(clean, perturbed, items)
-            if flip > MAX_FLIP_RATE:
-                return {**base, "status": "failed", "cost": cost, "error": (
-                    f"seed {seed}: perturbation probe: {100 * flip:.1f}% of decisions changed when every "
-                    f"embedding moved by one step of its storage precision (limit {100 * MAX_FLIP_RATE:.0f}%); "
-                    "a head must not look test rows up by their exact content")}
-            per_seed_scores.append(clean)
-            flips.append(round(flip, 6))
+        checked = _checked_scores(seeds, results, matrix, job)
+        if isinstance(checked, dict):
+            return {**base, **checked, "cost": cost}
+        per_seed_scores, flips = checked
         integrity = {"order": "secret per job (OS CSPRNG)", "probe_flip_rate": flips,
-                     "probe_limit": MAX_FLIP_RATE, "repeats_checked": N_REPEATS}
+                     "probe_limit": MAX_FLIP_RATE, "repeats_checked": N_REPEATS, "label_control": None}
         record = {**base, "status": "ok", "error": None, "cost": cost, "integrity": integrity}
         try:
             record.update(score_fields(matrix, per_seed_scores, self.opt.n_boot))
         except HarnessError as err:
             return {**base, "status": "failed", "error": f"scoring: {err}", "cost": cost}
+        if control is not None:
+            mirrored = _checked_scores(seeds, control[0], matrix, control[1])
+            if isinstance(mirrored, dict):
+                return {**base, **mirrored, "error": f"label control run: {mirrored['error']}", "cost": cost}
+            reference = base["submission"].get("family") == "reference"
+            integrity["label_control"], error = control_verdict(matrix, record["suites"], mirrored[0], reference)
+            if error:
+                return {**base, "status": "failed", "error": error, "cost": cost, "integrity": integrity}
         write_raw_scores(self.opt.results, base["submission"]["name"], seeds, per_seed_scores)
         return record
 
@@ -332,6 +343,42 @@ def validate(path: Path, sandbox: Sandbox, seed: int = 0) -> list[CheckResult]:
     runs = f"{len(walls)} runs, " if len(walls) > 1 else ""
     return [*results, CheckResult("check_sandboxed_run", True, f"isolation {sandbox.isolation}, {runs}"
                                   f"{sum(walls):.1f} s, peak {peak:.0f} MB")]
+
+
+def _checked_scores(seeds: list[int], results: list[tuple[ScoreCalls, JobResult]], matrix: ScoringMatrix,
+                    job: JobResult | None = None) -> tuple[list[np.ndarray], list[float]] | dict[str, Any]:
+    """Each seed's clean scores in set order and its probe flip rate, or the failed record's
+    ``status`` and ``error`` (a failed job, scores that depend on row order, a failed probe)."""
+    bad = next(((s, r) for s, (_, r) in zip(seeds, results, strict=True) if r.status != "ok"), None)
+    if bad is not None:
+        seed, r = bad
+        at = job.report.at if job is not None and job.report is not None else None
+        where = (f"seed {seeds[at]}" if at is not None else f"seed {seed}" if len(seeds) == 1
+                 else f"seeds {', '.join(map(str, seeds))}")
+        return {"status": r.status, "error": f"{where}: {r.error}"}
+    n, items = len(matrix), matrix.items()
+    per_seed_scores, flips = [], []
+    for seed, (calls, r) in zip(seeds, results, strict=True):
+        clean, perturbed, repeat_diff = calls.unpack(r.arrays, n)
+        if repeat_diff != 0:
+            return {"status": "failed", "error": (
+                f"seed {seed}: scores depend on row order or batch company (a row scored twice differed "
+                f"by {repeat_diff:.3g}); make score() row-wise, e.g. with harness.heads.score_rows")}
+        flip = flip_rate(clean, perturbed, items)
+        if flip > MAX_FLIP_RATE:
+            return {"status": "failed", "error": (
+                f"seed {seed}: perturbation probe: {100 * flip:.1f}% of decisions changed when every "
+                f"embedding moved by one step of its storage precision (limit {100 * MAX_FLIP_RATE:.0f}%); "
+                "a head must not look test rows up by their exact content")}
+        per_seed_scores.append(clean)
+        flips.append(round(flip, 6))
+    return per_seed_scores, flips
+
+
+def _seed_views(calls: list[ScoreCalls], result: JobResult, j: int, n_seeds: int,
+                n_variants: int) -> list[tuple[ScoreCalls | None, JobResult]]:
+    """Every seed's calls and :func:`_seed_view` of variant ``j`` of a whole-process result."""
+    return [(calls[i] if calls else None, _seed_view(result, i, j, n_seeds, n_variants)) for i in range(n_seeds)]
 
 
 def _seed_view(result: JobResult, i: int, j: int, n_seeds: int, n_variants: int) -> JobResult:

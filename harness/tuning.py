@@ -218,7 +218,7 @@ def tune(folder: Path, emb: EmbeddingSet, grid: Mapping[str, Sequence[Any]], *, 
     import itertools
 
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
-    runner = Runner(val, RunOptions(results=results, force=True, **options), log=log)
+    runner = Runner(val, RunOptions(results=results, force=True, control=False, **options), log=log)
     def key(params: Mapping[str, Any]) -> tuple:
         return tuple(sorted((k, repr(v)) for k, v in params.items()))
 

@@ -108,6 +108,57 @@ def _write_memoriser(folder: Path, emb_set: EmbeddingSet) -> Path:
     return folder
 
 
+def _write_test_fitted(folder: Path, emb_set: EmbeddingSet) -> Path:
+    """A head that brings a direction fitted on the public test labels, quantised to a few hundred
+    bytes, and ignores its training pairs: robust to the perturbation probe, caught by the label control."""
+    split = emb_set.split("rewardbench")
+    response, labels = np.asarray(split.response, np.float64), split.labels()
+    items = split.meta["item"].to_numpy()
+    diffs = np.array([response[(items == i) & labels][0] - response[(items == i) & ~labels][0]
+                      for i in np.unique(items)])
+    w = np.linalg.lstsq(np.vstack([diffs, -diffs]), np.r_[np.ones(len(diffs)), -np.ones(len(diffs))], rcond=None)[0]
+    quantised = np.round(127 * w / np.abs(w).max()).astype(int).tolist()
+    folder.mkdir(parents=True)
+    (folder / "submission.toml").write_text((HERE / "fork_bomb" / "submission.toml").read_text()
+                                            .replace("fork_bomb", folder.name)
+                                            .replace("Forks without end", "Brings what it scores with it"))
+    (folder / "head.py").write_text(
+        "import numpy as np\n\n"
+        f"W = np.array({quantised!r}, dtype=np.float64)\n\n\n"
+        "class Head:\n"
+        "    def fit(self, train, *, seed):\n        self.n_ = len(train)\n\n"
+        "    def score(self, batch):\n        return batch.response.astype(np.float64) @ W\n")
+    return folder
+
+
+def test_the_label_control_catches_a_head_that_brings_test_knowledge(tiny_set, tmp_path):
+    """Fitted on the same pairs with every preference reversed, an honest head prefers the other
+    response of each pair; one that brings a direction fitted on the public test labels scores as
+    high as ever and fails. Reference heads (a fixed prior on purpose) are recorded, never failed."""
+    cheat = _write_test_fitted(tmp_path / "subs" / "ships_test_direction", tiny_set)
+    paths = [HERE / "good_linear", cheat, Path(__file__).parents[1] / "submissions" / "length"]
+    options = dict(isolation="process", limits=LIMITS, n_boot=20, progress=False, jobs=2, seeds=[0, 1])
+    unchecked = {r["submission"]["name"]: r for r in Runner(tiny_set, RunOptions(
+        results=tmp_path / "plain", control=False, **options), log=lambda _: None).run(paths)}
+    assert unchecked["ships_test_direction"]["status"] == "ok"  # the attack is real: without the control it wins
+    assert overall(unchecked["ships_test_direction"])["mean"] > 0.9
+    assert unchecked["good_linear"]["integrity"]["label_control"] is None
+
+    lines: list[str] = []
+    records = {r["submission"]["name"]: r for r in Runner(tiny_set, RunOptions(
+        results=tmp_path / "results", **options), log=lines.append).run(paths)}
+    good = records["good_linear"]
+    assert good["status"] == "ok" and overall(good)["mean"] > 0.9
+    control = good["integrity"]["label_control"]["suites"]["rewardbench-v1"]
+    assert control["mirrored"] == pytest.approx(1 - control["overall"]) and control["bias"] == pytest.approx(0)
+    bad = records["ships_test_direction"]
+    assert bad["status"] == "failed" and bad["error"].startswith("label control: fitted on the same pairs"), bad
+    assert bad["integrity"]["label_control"]["suites"]["rewardbench-v1"]["bias"] > 0.8
+    assert "\n" not in bad["error"] and not raw_path(tmp_path / "results" / "tiny-1", "ships_test_direction").exists()
+    length = records["length"]  # a reference: its prior beats chance in the control, and it stays ok
+    assert length["status"] == "ok" and length["integrity"]["label_control"]["suites"]["rewardbench-v1"]["bias"] > 0.1
+
+
 def test_the_memoriser_works_when_rows_are_not_perturbed(tiny_set, tmp_path):
     """Control: the table attack is real (100% on the stored rows), so the probe test below can fail."""
     head = make_head(load_submission(_write_memoriser(tmp_path / "memorises_test", tiny_set)))
