@@ -324,7 +324,7 @@ def summary_rows(records: list[dict]) -> list[dict]:
 
 def _run_arguments(p):
     p.add_argument("paths", nargs="*", type=Path, help="submission folders (default: submissions/)")
-    p.add_argument("--set", help="set folder or NAME@VERSION (default: the bundled mini@1)")
+    p.add_argument("--set", help="set folder or NAME@VERSION (default: the bundled mini@2)")
     p.add_argument("--seeds", help="N (seeds 0..N-1) or a list 0,1,2 (default: the submission's own)")
     p.add_argument("--jobs", type=int, default=None, help="sandboxed processes in parallel (default: all cores)")
     p.add_argument("--results", type=Path, default=None,
@@ -604,7 +604,7 @@ def cmd_compare(args) -> int:
 def _compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("a", metavar="A", help="submission name of a result record (Δ = A − B)")
     p.add_argument("b", metavar="B", help="submission name of another result record")
-    p.add_argument("--set", help="set folder or NAME@VERSION (default: the bundled mini@1)")
+    p.add_argument("--set", help="set folder or NAME@VERSION (default: the bundled mini@2)")
     p.add_argument("--results", type=Path, default=None,
                    help="folder of result records and raw/ scores (default: the project's results/)")
     p.add_argument("--suite", default="rewardbench-v1", help="suite to compare on")
@@ -627,7 +627,7 @@ def cmd_study(args) -> int:
         from harness.study_backbones import run_backbone_study
 
         if len(args.sets) != 2:
-            raise HarnessError("study backbones: give two sets, e.g. --sets mini@1 minilm@1")
+            raise HarnessError("study backbones: give two sets, e.g. --sets mini@2 minilm@2")
         first, second = (EmbeddingSet.open(resolve_set(s)) for s in args.sets)
         path = run_backbone_study(first, second, args.results or project_path("results"), args.out,
                                   n_boot=args.n_boot, command=command)
@@ -653,10 +653,10 @@ def cmd_study(args) -> int:
 
 def _study_arguments(p):
     p.add_argument("which", choices=["ensembles", "backbones", "sources"])
-    p.add_argument("--set", help="ensembles, sources: set folder or NAME@VERSION (default: the bundled mini@1)")
+    p.add_argument("--set", help="ensembles, sources: set folder or NAME@VERSION (default: the bundled mini@2)")
     p.add_argument("--head", type=Path, help="sources: the submission folder to fit (default: submissions/bt_linear)")
-    p.add_argument("--sets", nargs="+", default=["mini@1", "minilm@1"],
-                   help="backbones: the two sets holding the same texts (default: mini@1 minilm@1)")
+    p.add_argument("--sets", nargs="+", default=["mini@2", "minilm@2"],
+                   help="backbones: the two sets holding the same texts (default: mini@2 minilm@2)")
     p.add_argument("--seeds", help="N (seeds 0..N-1) or a list 0,1,2 (default: ensembles 5, sources 3)")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--force", action="store_true")

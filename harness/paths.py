@@ -16,7 +16,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SET = "mini@1"
+DEFAULT_SET = "mini@2"
 WORKSPACE = "workspace"  # fresh runs write here; results/ holds the published board
 _project_override: Path | None = None
 
@@ -70,6 +70,6 @@ def set_search_path() -> list[Path]:
 
 
 def default_set_path() -> Path:
-    """The bundled default set, ``sets/mini-1`` in the repository."""
+    """The bundled default set, ``sets/mini-2`` in the repository."""
     name, version = DEFAULT_SET.split("@")
     return repo_path("sets", f"{name}-{version}")

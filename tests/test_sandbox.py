@@ -95,16 +95,16 @@ def test_a_torch_head_scores_the_same_on_any_avx2_cpu(tmp_path, monkeypatch):
     armo_moe's scores must not move: without the pin they do wherever the CPU has AVX-512, and
     without ``STRICT`` they move by an ulp from one run to the next (memory alignment)."""
     from harness.embedset import EmbeddingSet
-    from harness.paths import default_set_path, repo_path
+    from harness.paths import repo_path
     from harness.runner import Runner, RunOptions
 
-    emb = EmbeddingSet.open(default_set_path())
+    emb = EmbeddingSet.open(repo_path("sets", "mini-1"))  # the smaller bundled set
     scores = []
     for name, env in (("native", None), ("native-again", None), ("as-avx2", "AVX2")):
         if env:
             monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", env)
         results = tmp_path / name
-        [record] = Runner(emb, RunOptions(results=results, seeds=[0], n_boot=10, progress=False),
+        [record] = Runner(emb, RunOptions(results=results, seeds=[0], n_boot=10, progress=False, control=False),
                           log=lambda _: None).run([repo_path("submissions", "armo_moe")])
         assert record["status"] == "ok", record.get("error")
         with np.load(results / "mini-1" / "raw" / "armo_moe.npz") as raw:
