@@ -3,9 +3,9 @@ preference reversed, and must then prefer the opposite responses.
 
 A head's score must come from what it learns from the training split in that run. Nothing in a
 sandbox stops a head from carrying knowledge of the public test suites in its source: a linear
-direction fitted on RewardBench's public labels is 576 numbers (a few hundred bytes quantised)
-and scores some 20 points above every honest head, and the perturbation probe catches only exact
-lookups. The control makes such knowledge visible by its effect:
+direction fitted on RewardBench's public labels is 576 numbers (one byte each, quantised) and
+scores 80.9 on ``mini@2``, 23 points above every honest head, and the perturbation probe catches
+only exact lookups. The control makes such knowledge visible by its effect:
 
 * the runner starts a second sandboxed process per job, identical to the real one (same seeds,
   variants, limits, freshly drawn score calls), whose training split folders are copies of the
