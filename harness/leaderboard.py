@@ -452,18 +452,15 @@ def _load(results_dir: str | Path, warn: Callable[[str], None] | None, published
 def refuse_unsandboxed(records: Iterable[dict | ResultRecord]) -> None:
     """The published board takes only results computed under bubblewrap, with the label control (SECURITY.md)."""
     typed = [r if isinstance(r, ResultRecord) else ResultRecord.of(r) for r in records]
-    bad = sorted(r.submission.name for r in typed if r.ok and not r.sandboxed)
-    if bad:
-        raise LeaderboardError(f"{len(bad)} result(s) were not computed under bubblewrap ("
-                               f"{', '.join(terminal(b) for b in bad[:5])}{' ...' if len(bad) > 5 else ''}); "
-                               "the published leaderboard refuses them: rerun with --isolation bwrap, "
-                               "or pass --allow-unsandboxed for a private board")
-    bad = sorted(r.submission.name for r in typed if r.ok and not r.controlled)
-    if bad:
-        raise LeaderboardError(f"{len(bad)} result(s) were computed without the label control ("
-                               f"{', '.join(terminal(b) for b in bad[:5])}{' ...' if len(bad) > 5 else ''}); "
-                               "the published leaderboard refuses them: rerun without --no-control, "
-                               "or pass --allow-unsandboxed for a private board")
+    for kept, what, remedy in ((lambda r: r.sandboxed, "were not computed under bubblewrap", "with --isolation bwrap"),
+                               (lambda r: r.controlled, "were computed without the label control",
+                                "without --no-control")):
+        bad = sorted(r.submission.name for r in typed if r.ok and not kept(r))
+        if bad:
+            raise LeaderboardError(f"{len(bad)} result(s) {what} ("
+                                   f"{', '.join(terminal(b) for b in bad[:5])}{' ...' if len(bad) > 5 else ''}); "
+                                   f"the published leaderboard refuses them: rerun {remedy}, "
+                                   "or pass --allow-unsandboxed for a private board")
 
 
 def integrity_view(record: ResultRecord) -> dict[str, Any]:

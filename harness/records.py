@@ -179,6 +179,12 @@ class SetInfo:
 REFERENCE_FAMILY = "reference"
 
 
+def label_controlled(record: dict[str, Any]) -> bool:
+    """Whether a record (or its extra fields) carries the label control's block."""
+    integrity = record.get("integrity")
+    return isinstance(integrity, dict) and isinstance(integrity.get("label_control"), dict)
+
+
 @dataclass(frozen=True)
 class ResultRecord:
     """One submission's result on one set: every suite's block, cost and provenance."""
@@ -228,8 +234,7 @@ class ResultRecord:
     @property
     def controlled(self) -> bool:
         """Its head was also fitted with every training preference reversed (:mod:`harness.control`)."""
-        integrity = self.extra.get("integrity")
-        return isinstance(integrity, dict) and isinstance(integrity.get("label_control"), dict)
+        return label_controlled(self.extra)
 
     @property
     def headline(self) -> SuiteBlock | None:

@@ -8,6 +8,7 @@ outside the sandbox, and computes every metric there (raw outputs in, metrics co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -36,6 +37,7 @@ from harness.evaluation import (
 )
 from harness.probe import CALLS, MAX_FLIP_RATE, N_REPEATS, ScoreCalls, flip_rate, secret_rng
 from harness.protocol import array_name, clean_text
+from harness.records import label_controlled
 from harness.results import SCHEMA_VERSION, read_record, set_folder, with_headline, write_record
 from harness.sandbox import JobResult, Limits, Sandbox, job_payload
 from harness.submissions import Submission, SubmissionError, check_placeholders
@@ -98,7 +100,7 @@ class Runner:
                 and old["set"]["manifest_sha256"] == base["set"]["manifest_sha256"]
                 and old["seeds"] == base["seeds"] and old["harness"] == base["harness"]
                 and old["suite"] == base["suite"] and raw_path(self.set_results, base["submission"]["name"]).is_file()
-                and (not self.opt.control or (old.get("integrity") or {}).get("label_control") is not None))
+                and (not self.opt.control or label_controlled(old)))
 
     def _previous(self, name: str) -> dict[str, Any] | None:
         """This set's record of ``name``: in the set's folder, else (old flat layout) directly
@@ -240,12 +242,12 @@ class Runner:
         sub = subs[0]
         keys = [json.dumps(v.fit_params, sort_keys=True) if v.readout else f"own fit {j}" for j, v in enumerate(subs)]
         shared = [keys.index(key) for key in keys]  # the first variant with the same fit params
-        with tempfile.TemporaryDirectory(prefix="rewardheads-calls-") as tmp, \
-                tempfile.TemporaryDirectory(prefix="rewardheads-train-") as flipped:
+        with tempfile.TemporaryDirectory(prefix="rewardheads-calls-") as tmp, contextlib.ExitStack() as stack:
             folder = Path(tmp)
             os.chmod(folder, 0o755)  # the worker may read it as its own uid
-            if control:
-                train = write_control_splits(train, Path(flipped))
+            if control:  # mirrored copies of the training splits, removed with the job
+                train = write_control_splits(train, Path(stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="rewardheads-train-"))))
             calls, expect = [], {}
             for i in range(len(seeds)):
                 rng = secret_rng()  # every seed its own secret draw

@@ -93,11 +93,7 @@ def _write_memoriser(folder: Path, emb_set: EmbeddingSet) -> Path:
     labels = split.labels()
     table = {hashlib.sha256(np.asarray(row, np.float16).tobytes()).hexdigest()[:16]: float(lab)
              for row, lab in zip(np.asarray(split.response), labels, strict=True)}
-    folder.mkdir(parents=True)
-    (folder / "submission.toml").write_text((HERE / "fork_bomb" / "submission.toml").read_text()
-                                            .replace("fork_bomb", folder.name)
-                                            .replace("Forks without end", "Looks test rows up in a table"))
-    (folder / "head.py").write_text(
+    return _write_head(folder, "Looks test rows up in a table",
         "import hashlib\n\nimport numpy as np\n\n"
         f"TABLE = {table!r}\n\n\n"
         "class Head:\n"
@@ -105,6 +101,15 @@ def _write_memoriser(folder: Path, emb_set: EmbeddingSet) -> Path:
         "    def score(self, batch):\n"
         "        keys = [hashlib.sha256(r.astype(np.float16).tobytes()).hexdigest()[:16] for r in batch.response]\n"
         "        return np.array([TABLE.get(k, 0.5) for k in keys])\n")
+
+
+def _write_head(folder: Path, description: str, source: str) -> Path:
+    """A submission folder written by a test: fork_bomb's metadata renamed, and ``source`` as head.py."""
+    folder.mkdir(parents=True)
+    (folder / "submission.toml").write_text((HERE / "fork_bomb" / "submission.toml").read_text()
+                                            .replace("fork_bomb", folder.name)
+                                            .replace("Forks without end", description))
+    (folder / "head.py").write_text(source)
     return folder
 
 
@@ -118,17 +123,12 @@ def _write_test_fitted(folder: Path, emb_set: EmbeddingSet) -> Path:
                       for i in np.unique(items)])
     w = np.linalg.lstsq(np.vstack([diffs, -diffs]), np.r_[np.ones(len(diffs)), -np.ones(len(diffs))], rcond=None)[0]
     quantised = np.round(127 * w / np.abs(w).max()).astype(int).tolist()
-    folder.mkdir(parents=True)
-    (folder / "submission.toml").write_text((HERE / "fork_bomb" / "submission.toml").read_text()
-                                            .replace("fork_bomb", folder.name)
-                                            .replace("Forks without end", "Brings what it scores with it"))
-    (folder / "head.py").write_text(
+    return _write_head(folder, "Brings what it scores with it",
         "import numpy as np\n\n"
         f"W = np.array({quantised!r}, dtype=np.float64)\n\n\n"
         "class Head:\n"
         "    def fit(self, train, *, seed):\n        self.n_ = len(train)\n\n"
         "    def score(self, batch):\n        return batch.response.astype(np.float64) @ W\n")
-    return folder
 
 
 def test_the_label_control_catches_a_head_that_brings_test_knowledge(tiny_set, tmp_path):
