@@ -51,6 +51,7 @@ HOSTILE = {
     "plants_result": {"any": ("wrote outside",)},
     "lingers": {"any": ("forked", "os.fork")},
     "fakes_its_clock": {"any": ("unaccounted",)},  # a patched clock would report a 0 s fit
+    "forges_log_lines": {"any": ("score raised ValueError: at ",)},  # escapes and fake "ok" lines in its output
 }
 
 
@@ -234,6 +235,9 @@ def test_hostile_heads_beside_an_honest_one(tiny_set, tmp_path, isolation, secre
     assert not _workers_alive()
     out = capsys.readouterr()
     assert "Traceback" not in out.out + out.err + "\n".join(lines)
+    shown = out.out + out.err + "\n".join(lines) + "".join(str(r.get("error")) for r in records.values())
+    assert "\x1b" not in shown and "\r" not in shown and not re.search(r"(?m)^ok +forges_log_lines", shown)
+    assert "\n" not in records["forges_log_lines"]["error"] and "99.9" not in records["forges_log_lines"]["error"]
     assert sorted(p.stem for p in runner.set_results.glob("*.json")) == sorted(records)
 
 
